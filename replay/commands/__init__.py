@@ -1,0 +1,1 @@
+"""One module per `replay` verb; each exports COMMAND (a click command)."""

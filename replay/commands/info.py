@@ -1,0 +1,47 @@
+"""`replay info TRACE`: a readable summary, or --json for scripts."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from replay.info import trace_summary
+from replay.trace import open_trace
+from replay.units import format_size
+
+
+@click.command("info")
+@click.argument("trace", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object to stdout.")
+def COMMAND(trace: str, as_json: bool) -> None:
+    """Summarise TRACE: accesses, distinct pages, duration, writes, contents, source."""
+    s = trace_summary(open_trace(trace))
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+        return
+    t = Table(title=f"trace {s['path']}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("accesses", f"{s['accesses']:,} ({s['reads']:,} reads, {s['writes']:,} writes, "
+              f"{s['pageouts']:,} pageouts, {s['frees']:,} frees)")
+    t.add_row("distinct pages", f"{s['distinct_pages']:,} ({format_size(s['footprint_bytes'])}"
+              f" in {s['blocks_2m']:,} 2 MiB blocks)")
+    t.add_row("address spaces", str(s["address_spaces"]))
+    t.add_row("duration", f"{s['duration_ns'] / 1e9:.6g} s (time {s['time_source']})")
+    t.add_row("write fraction", f"{s['write_fraction']:.3f}")
+    t.add_row("content coverage", f"{s['content_coverage']:.1%}")
+    t.add_row("regions", str(s["regions"]) if s["regions"] else "none (2 MiB blocks touched)")
+    src = s["source"]
+    t.add_row("source", f"{src['format']}: {src['file']}" +
+              (f" (recorder {src['recorder']})" if src["recorder"] else ""))
+    if src["command"]:
+        t.add_row("command", src["command"])
+    if s["description"]:
+        t.add_row("description", s["description"])
+    if s["licence"]:
+        t.add_row("licence", s["licence"])
+    t.add_row("sampled", ("yes: " + s["sampling"]) if s["sampled"] else "no (every access)")
+    Console().print(t)

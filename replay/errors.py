@@ -1,0 +1,44 @@
+"""Errors a user can act on: each becomes one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import os
+
+
+class ReplayError(Exception):
+    """A problem with the user's input or settings, reported as one line.
+
+    ``path`` names the file, ``fmt`` the format it was read as, ``where`` a
+    line or record number when known.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike | None = None,
+                 fmt: str | None = None, line: int | None = None,
+                 record: int | None = None) -> None:
+        self.message = message
+        self.path = os.fspath(path) if path is not None else None
+        self.fmt = fmt
+        self.line = line
+        self.record = record
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        parts = []
+        if self.path is not None:
+            parts.append(self.path)
+        if self.fmt:
+            parts.append(f"{self.fmt} format")
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.record is not None:
+            parts.append(f"record {self.record}")
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class TraceError(ReplayError):
+    """A trace file (source or canonical) is unreadable, truncated or invalid."""
+
+
+class SettingsError(ReplayError):
+    """A setting makes no sense (negative size, unknown policy, ...)."""
