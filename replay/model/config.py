@@ -1,0 +1,78 @@
+"""Every setting of a replay, in one plain dataclass recorded in each result."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from replay.errors import SettingsError
+
+BACKENDS = ("zswap", "zram", "disk")
+RECLAIM_MODES = ("linux", "exact-lru")
+MEMCG_VERSIONS = ("v1", "v2")
+FIRST_READ = ("zero-page", "allocate")
+MTHP_SIZES_KB = (8, 16, 32, 64, 128, 256, 512, 1024)   # below PMD order (2M swaps in as order 0)
+
+
+@dataclass
+class ModelConfig:
+    """Settings of one replay; units in the names, kernel defaults as defaults."""
+
+    memory_limit_bytes: int = 64 << 20        # memcg limit (memory.max / limit_in_bytes)
+    mthp_sizes_kb: tuple[int, ...] = (64,)    # hugepages-<N>kB enabled ('madvise' + hint or 'always')
+    backend: str = "zswap"                    # zswap over a block device, zram, or a plain disk
+    ram_bytes: int = 24 << 30                 # machine RAM, for zswap max_pool_percent
+    zswap_max_pool_percent: int = 20
+    zswap_max_pool_bytes: int | None = None   # overrides the percent when set
+    zswap_accept_threshold_percent: int = 90
+    zswap_shrinker: bool = False              # shrinker_enabled (off on these machines)
+    zswap_writeback: bool = True              # memory.zswap.writeback (cgroup v2)
+    memcg_zswap_max_bytes: int | None = None  # memory.zswap.max (cgroup v2), None = max
+    swap_bytes: int = 8 << 30                 # size of the swap device
+    page_cluster: int = 3                     # /proc/sys/vm/page-cluster
+    rotational: bool = True                   # swap device rotational (a loop on /dev/vda is)
+    reclaim: str = "linux"                    # active/inactive LRU, or exact LRU for cross-checks
+    memcg: str = "v2"                         # v2 charges the zswap pool to the memcg
+    first_read: str = "zero-page"             # first read of a never-written page
+    charge_guard: bool = False                # Barry Song's memcg charge-margin guard
+    zswap_ever_enabled: bool = True           # mainline falls back to order 0 once it is
+    compressor: str = "lz4"
+    swappiness: int = 60
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> ModelConfig:
+        if self.memory_limit_bytes < (1 << 20):
+            raise SettingsError(f"memory limit {self.memory_limit_bytes} bytes is below 1 MiB")
+        for s in self.mthp_sizes_kb:
+            if s not in MTHP_SIZES_KB:
+                raise SettingsError(f"mTHP size {s}K is not one of "
+                                    f"{', '.join(f'{k}K' for k in MTHP_SIZES_KB)}")
+        if self.backend not in BACKENDS:
+            raise SettingsError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.reclaim not in RECLAIM_MODES:
+            raise SettingsError(f"reclaim {self.reclaim!r} is not one of "
+                                f"{', '.join(RECLAIM_MODES)}")
+        if self.memcg not in MEMCG_VERSIONS:
+            raise SettingsError(f"memcg {self.memcg!r} is not v1 or v2")
+        if self.first_read not in FIRST_READ:
+            raise SettingsError(f"first read {self.first_read!r} is not zero-page or allocate")
+        if not 0 <= self.page_cluster <= 31:
+            raise SettingsError(f"page-cluster {self.page_cluster} is outside 0..31")
+        if not 1 <= self.zswap_max_pool_percent <= 100:
+            raise SettingsError("zswap max_pool_percent must be 1..100")
+        if not 0 <= self.zswap_accept_threshold_percent <= 100:
+            raise SettingsError("zswap accept_threshold_percent must be 0..100")
+        if self.swap_bytes < (1 << 20):
+            raise SettingsError("swap device below 1 MiB")
+        return self
+
+    @property
+    def zswap_pool_limit_bytes(self) -> int:
+        if self.zswap_max_pool_bytes is not None:
+            return self.zswap_max_pool_bytes
+        return self.ram_bytes * self.zswap_max_pool_percent // 100
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["mthp_sizes_kb"] = list(self.mthp_sizes_kb)
+        return d
