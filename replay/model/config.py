@@ -19,7 +19,9 @@ class ModelConfig:
     """Settings of one replay; units in the names, kernel defaults as defaults."""
 
     memory_limit_bytes: int = 64 << 20        # memcg limit (memory.max / limit_in_bytes)
-    mthp_sizes_kb: tuple[int, ...] = (64,)    # hugepages-<N>kB enabled ('madvise' + hint or 'always')
+    mthp_sizes_kb: tuple[int, ...] = (64,)    # hugepages-<N>kB sizes that are enabled
+    thp_enabled: str = "always"               # those sizes set to 'always', or 'madvise'
+                                              # (only MADV_HUGEPAGE regions); defrag=madvise
     backend: str = "zswap"                    # zswap over a block device, zram, or a plain disk
     ram_bytes: int = 24 << 30                 # machine RAM, for zswap max_pool_percent
     zswap_max_pool_percent: int = 20
@@ -47,6 +49,8 @@ class ModelConfig:
             if s not in MTHP_SIZES_KB:
                 raise SettingsError(f"mTHP size {s}K is not one of "
                                     f"{', '.join(f'{k}K' for k in MTHP_SIZES_KB)}")
+        if self.thp_enabled not in ("always", "madvise"):
+            raise SettingsError(f"thp mode {self.thp_enabled!r} is not always or madvise")
         if self.backend not in BACKENDS:
             raise SettingsError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         if self.reclaim not in RECLAIM_MODES:

@@ -1,0 +1,85 @@
+"""Memory cgroup charging (mm/memcontrol.c): try_charge_memcg() with the per-CPU stock."""
+
+from numba import njit
+
+from replay.model.page_counter import note_resident
+from replay.model.state import (C_OOM_KILL, MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH,
+                                P_EXACT_LRU, P_LIMIT_PAGES, P_STOCK, S_OOM, S_STOCK, S_USAGE)
+from replay.model.vmscan import exact_lru_evict, try_to_free_mem_cgroup_pages
+
+PAGE_ALLOC_COSTLY_ORDER = 3
+
+
+@njit(cache=True)
+def mem_cgroup_margin(st):
+    """mem_cgroup_margin(): pages left below the limit (the stock counts as used)."""
+    m = st.P[P_LIMIT_PAGES] - st.S[S_USAGE]
+    return m if m > 0 else 0
+
+
+@njit(cache=True)
+def _refill_stock(st, nr):
+    st.S[S_STOCK] += nr
+    if st.S[S_STOCK] > MEMCG_CHARGE_BATCH:      # drain_stock()
+        st.S[S_USAGE] -= st.S[S_STOCK]
+        st.S[S_STOCK] = 0
+
+
+@njit(cache=True)
+def try_charge_memcg(st, nr, may_reclaim):
+    """try_charge_memcg(): charge nr pages, reclaiming when over the limit.
+
+    ``may_reclaim`` is whether the gfp mask allows direct reclaim (order 0 always;
+    large folios only in a MADV_HUGEPAGE region with defrag=madvise). Returns False
+    when the charge fails; an order-0 charge that cannot be met counts an OOM kill
+    and is forced (the replay goes on, the result says so).
+    """
+    limit = st.P[P_LIMIT_PAGES]
+    if st.P[P_EXACT_LRU]:
+        over = st.S[S_USAGE] + nr - limit
+        if over > 0:
+            exact_lru_evict(st, over)
+        st.S[S_USAGE] += nr
+        note_resident(st, nr)
+        return True
+    if st.P[P_STOCK] and st.S[S_STOCK] >= nr:
+        st.S[S_STOCK] -= nr
+        note_resident(st, nr)
+        return True
+    batch = max(MEMCG_CHARGE_BATCH, nr) if st.P[P_STOCK] else nr
+    retries = MAX_RECLAIM_RETRIES
+    drained = False
+    loops = 0
+    while True:
+        loops += 1
+        if st.S[S_USAGE] + batch <= limit:
+            st.S[S_USAGE] += batch
+            if batch > nr:
+                _refill_stock(st, batch - nr)
+            note_resident(st, nr)
+            return True
+        if batch > nr:
+            batch = nr
+            continue
+        if not may_reclaim:
+            return False
+        reclaimed = try_to_free_mem_cgroup_pages(st, nr)
+        if mem_cgroup_margin(st) >= nr:
+            continue
+        if not drained:
+            st.S[S_USAGE] -= st.S[S_STOCK]
+            st.S[S_STOCK] = 0
+            drained = True
+            continue
+        if reclaimed and nr <= (1 << PAGE_ALLOC_COSTLY_ORDER) and loops < 1024:
+            continue
+        if retries > 0:
+            retries -= 1
+            continue
+        if nr > (1 << PAGE_ALLOC_COSTLY_ORDER):
+            return False            # costly orders skip the OOM killer
+        st.C[C_OOM_KILL] += 1
+        st.S[S_OOM] = 1
+        st.S[S_USAGE] += nr
+        note_resident(st, nr)
+        return True

@@ -1,0 +1,177 @@
+"""The model's state: flat numpy arrays the compiled loop runs over.
+
+Pages are dense page ids (rank of the 2 MiB block * 512 + offset, so folio
+alignment is kept); folios are named by their head page. Every touched page is
+in exactly one place (``pstate``): resident (mapped), in the swap cache
+(unmapped, e.g. read ahead), in zswap, on the swap device, in the zeromap,
+mapped to the shared zero page, or freed.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+# ---- page states (pstate)
+P_NONE = 0        # never touched: pte_none
+P_MAPPED = 1      # resident, mapped by a PTE, part of folio head[p]
+P_SWAPCACHE = 2   # resident in the swap cache, not mapped (readahead)
+P_ZSWAP = 3       # swapped out, stored in zswap
+P_DEVICE = 4      # swapped out, on the swap device (or zram)
+P_ZEROMAP = 5     # swapped out as part of a zero-filled folio: swap_zeromap bit
+P_ZEROPAGE = 6    # mapped to the shared zero page (first read, never written)
+P_FREED = 7       # MADV_DONTNEED / munmap: pte_none again
+NR_PSTATES = 8
+PSTATE_NAMES = ("none", "mapped", "swapcache", "zswap", "device", "zeromap", "zeropage", "freed")
+
+# ---- folio flags (fflags, indexed by head page)
+F_ACTIVE = 1       # on the active anon LRU
+F_REFERENCED = 2   # PG_referenced
+F_DIRTY = 4        # PG_dirty (or a dirty PTE)
+F_WORKINGSET = 8   # PG_workingset
+F_SWAPCACHE = 16   # folio holds swap slots (folio_test_swapcache)
+F_LRU = 32         # on an LRU list
+F_READAHEAD = 64   # PG_readahead: brought in by readahead, not yet hit
+F_PARTIAL = 128    # partially unmapped: on the deferred split queue
+
+# ---- scalars (S)
+S_USAGE = 0            # memcg page_counter usage, pages (anon + stock; + zswap pool in v2)
+S_STOCK = 1            # per-CPU charge stock, pages
+S_AGE = 2              # lruvec->nonresident_age
+S_NR_INACTIVE = 3      # pages on the inactive anon LRU
+S_NR_ACTIVE = 4        # pages on the active anon LRU
+S_POOL_BYTES = 5       # zswap pool bytes
+S_POOL_PAGES_CHARGED = 6   # pool pages charged to the memcg (v2)
+S_POOL_FULL = 7        # zswap_pool_reached_full
+S_SWAP_USED = 8        # swap slots in use
+S_RA_HITS = 9          # swapin_readahead_hits
+S_RA_PREV_OFFSET = 10  # prev_offset (cluster readahead) / previous fault page (VMA)
+S_RA_PREV_WIN = 11     # last readahead window
+S_RESIDENT = 12        # pages resident (mapped + swap cache)
+S_PEAK_RESIDENT = 13
+S_PEAK_POOL_BYTES = 14
+S_CUR_CLUSTER0 = 16    # 16..25: current swap cluster per order (-1 none)
+S_FREE_CLUSTER_SCAN = 26
+S_LAST_FAULT_PAGE = 27
+S_ACCESS_INDEX = 28    # accesses processed so far
+S_OOM = 29             # set when the memcg could not make room
+S_ZS_COUNT = 30        # zswap entries (stored pages)
+S_REFAULT_SNAP = 31    # refaults seen at the end of the last reclaim (snapshot_refaults)
+S_RA_PREV_PAGE = 32    # VMA readahead: previous fault page
+S_RA_VMA_WIN = 33      # VMA readahead: previous window
+NR_SCALARS = 40
+
+# ---- global counters (C): /proc/vmstat names
+COUNTER_NAMES = (
+    "pgfault", "pgmajfault", "pswpin", "pswpout", "zswpin", "zswpout", "zswpwb",
+    "swpin_zero", "swpout_zero", "thp_swpout", "thp_swpout_fallback",
+    "workingset_refault_anon", "workingset_activate_anon", "workingset_restore_anon",
+    "pgscan", "pgsteal", "pgactivate", "pgdeactivate", "pgrotated",
+    "swap_ra", "swap_ra_hit", "thp_split_page", "thp_deferred_split_page",
+    "zswap_reject_pool_limit", "zswap_reject_compress_poor", "oom_kill",
+    "pgfree_swapcache",
+)
+C = {n: i for i, n in enumerate(COUNTER_NAMES)}
+NR_COUNTERS = len(COUNTER_NAMES)
+(C_PGFAULT, C_PGMAJFAULT, C_PSWPIN, C_PSWPOUT, C_ZSWPIN, C_ZSWPOUT, C_ZSWPWB,
+ C_SWPIN_ZERO, C_SWPOUT_ZERO, C_THP_SWPOUT, C_THP_SWPOUT_FALLBACK,
+ C_WS_REFAULT, C_WS_ACTIVATE, C_WS_RESTORE, C_PGSCAN, C_PGSTEAL, C_PGACTIVATE,
+ C_PGDEACTIVATE, C_PGROTATED, C_SWAP_RA, C_SWAP_RA_HIT, C_THP_SPLIT_PAGE,
+ C_THP_DEFERRED_SPLIT, C_ZSWAP_REJECT_POOL, C_ZSWAP_REJECT_POOR, C_OOM_KILL,
+ C_PGFREE_SWAPCACHE) = range(NR_COUNTERS)
+
+# derived counters (D): not the kernel's, named in results["derived"]
+DERIVED_NAMES = (
+    "swapin_pages_unused_reclaimed",  # swapped in (fault or readahead) and reclaimed unused
+    "swapin_pages",                    # pages brought in by swap-in, any path
+    "swapin_pages_used",               # of those, accessed before reclaim
+    "readahead_pages",
+    "large_swapin_hybrid",             # large folios loaded from zswap and device together
+    "swapin_race_fallback",            # range changed between the check and the load
+    "charge_guard_refusals",
+    "zero_page_maps",
+    "reclaim_rounds",
+)
+D = {n: i for i, n in enumerate(DERIVED_NAMES)}
+NR_DERIVED = len(DERIVED_NAMES)
+(D_UNUSED_RECLAIMED, D_SWAPIN_PAGES, D_SWAPIN_USED, D_RA_PAGES, D_HYBRID, D_RACE,
+ D_GUARD, D_ZERO_PAGE_MAPS, D_RECLAIM_ROUNDS) = range(NR_DERIVED)
+
+# ---- per-size stats (PS[order, stat]): hugepages-<N>kB/stats/ names
+PER_SIZE_NAMES = (
+    "anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge",
+    "swpin", "swpin_fallback", "swpin_fallback_charge", "swpout", "swpout_fallback",
+    "zswpout", "split", "split_deferred",
+)
+(PS_ANON_FAULT_ALLOC, PS_ANON_FAULT_FALLBACK, PS_ANON_FAULT_FALLBACK_CHARGE, PS_SWPIN,
+ PS_SWPIN_FALLBACK, PS_SWPIN_FALLBACK_CHARGE, PS_SWPOUT, PS_SWPOUT_FALLBACK, PS_ZSWPOUT,
+ PS_SPLIT, PS_SPLIT_DEFERRED) = range(len(PER_SIZE_NAMES))
+MAX_ORDER = 10   # orders 0..9 tracked (PMD order 9 = 2M)
+PMD_ORDER = 9
+
+# ---- parameters (P)
+(P_LIMIT_PAGES, P_ORDERS_MASK, P_BACKEND, P_POOL_LIMIT_BYTES, P_ACCEPT_BYTES, P_SHRINKER,
+ P_ZSWAP_WB, P_ZSWAP_MAX_BYTES, P_SWAP_SLOTS, P_PAGE_CLUSTER, P_ROTATIONAL, P_EXACT_LRU,
+ P_MEMCG_V2, P_FIRST_READ_ALLOC, P_CHARGE_GUARD, P_ZSWAP_EVER, P_SWAP_FULL_HALF,
+ P_THP_ALWAYS, P_NR_PAGES, P_STOCK, P_SYNC_IO) = range(21)
+NR_PARAMS = 24
+BACKEND_ZSWAP, BACKEND_ZRAM, BACKEND_DISK = 0, 1, 2
+
+CLUSTER_PAGES = 512   # SWAPFILE_CLUSTER
+MEMCG_CHARGE_BATCH = 64
+SWAP_CLUSTER_MAX = 32
+MAX_RECLAIM_RETRIES = 16
+
+ModelState = namedtuple("ModelState", [
+    "S", "P", "C", "D", "PS",
+    # per page
+    "pstate", "head", "young", "slot", "shadow", "comp", "zero", "vma_lo", "vma_hi", "hint",
+    "used", "backing",
+    # per folio (by head page); LRU links have two sentinels: N (inactive), N+1 (active)
+    "forder", "fflags", "lru_prev", "lru_next",
+    # swap device: slot owner page, per-cluster order and free count
+    "slot_owner", "cluster_order", "cluster_free", "cluster_next",
+    # zswap LRU over pages (sentinel N), and per-entry referenced bit
+    "zs_prev", "zs_next", "zs_ref",
+])
+
+
+def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
+    """Empty state for ``n_pages`` dense pages and a swap device of ``n_slots`` slots."""
+    n = n_pages
+    n_clusters = max(1, n_slots // CLUSTER_PAGES)
+    n_slots = n_clusters * CLUSTER_PAGES
+    S = np.zeros(NR_SCALARS, np.int64)
+    S[S_CUR_CLUSTER0:S_CUR_CLUSTER0 + MAX_ORDER] = -1
+    S[S_RA_PREV_OFFSET] = -10
+    S[S_LAST_FAULT_PAGE] = -10
+    S[S_RA_PREV_WIN] = 1
+    S[S_RA_PREV_PAGE] = -10
+    S[S_RA_VMA_WIN] = 1
+    lru_prev = np.empty(n + 2, np.int32)
+    lru_next = np.empty(n + 2, np.int32)
+    lru_prev[n] = lru_next[n] = n          # empty inactive list
+    lru_prev[n + 1] = lru_next[n + 1] = n + 1
+    zs_prev = np.empty(n + 1, np.int32)
+    zs_next = np.empty(n + 1, np.int32)
+    zs_prev[n] = zs_next[n] = n
+    params = params.copy()
+    params[P_SWAP_SLOTS] = n_slots
+    params[P_NR_PAGES] = n
+    return ModelState(
+        S=S, P=params, C=np.zeros(NR_COUNTERS, np.int64), D=np.zeros(NR_DERIVED, np.int64),
+        PS=np.zeros((MAX_ORDER, len(PER_SIZE_NAMES)), np.int64),
+        pstate=np.zeros(n, np.uint8), head=np.full(n, -1, np.int32), young=np.zeros(n, np.uint8),
+        slot=np.full(n, -1, np.int32), shadow=np.full(n, -1, np.int64),
+        comp=np.full(n, 2048, np.int32), zero=np.zeros(n, np.uint8),
+        vma_lo=np.zeros(n, np.int32), vma_hi=np.zeros(n, np.int32), hint=np.zeros(n, np.uint8),
+        used=np.zeros(n, np.uint8), backing=np.zeros(n, np.uint8),
+        forder=np.zeros(n, np.int8), fflags=np.zeros(n, np.uint8),
+        lru_prev=lru_prev, lru_next=lru_next,
+        slot_owner=np.full(n_slots, -1, np.int32),
+        cluster_order=np.full(n_clusters, -1, np.int8),
+        cluster_free=np.full(n_clusters, CLUSTER_PAGES, np.int32),
+        cluster_next=np.zeros(n_clusters, np.int32),
+        zs_prev=zs_prev, zs_next=zs_next, zs_ref=np.zeros(n, np.uint8),
+    )

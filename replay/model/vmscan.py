@@ -1,0 +1,287 @@
+"""Reclaim (mm/vmscan.c): classic active/inactive anon LRU at folio granularity.
+
+Modelled: folio_check_references() (one young PTE keeps a folio, a second look
+or two young PTEs activate it), shrink_active_list() deactivation (setting
+PG_workingset), shrink_inactive_list() in SWAP_CLUSTER_MAX batches,
+shrink_folio_list() swap-out of whole folios with split on slot-allocation
+failure, partially mapped folios split before swap-out, shadow entries
+(workingset_eviction), refault-driven deactivation (snapshot_refaults).
+Left out: the priority loop's proportional scan sizes (batches of 32 pages are
+scanned until the target is met), writeback completion (I/O is taken as
+finished at once), file pages (the modelled memcg has none), MGLRU.
+"""
+
+import numpy as np
+from numba import njit
+
+from replay.model.mm_inline import (folio_nr_pages, lru_tail, lruvec_add_folio,
+                                    lruvec_del_folio)
+from replay.model.page_counter import page_counter_uncharge
+from replay.model.page_io import swap_writeout
+from replay.model.state import (C_PGACTIVATE, C_PGDEACTIVATE, C_PGSCAN, C_PGSTEAL,
+                                C_THP_SPLIT_PAGE, C_THP_SWPOUT_FALLBACK, C_WS_REFAULT,
+                                D_RECLAIM_ROUNDS, D_UNUSED_RECLAIMED, F_ACTIVE, F_DIRTY,
+                                F_LRU, F_PARTIAL, F_READAHEAD, F_REFERENCED, F_SWAPCACHE,
+                                F_WORKINGSET, P_DEVICE, P_FREED, P_MAPPED,
+                                PMD_ORDER, PS_SPLIT, PS_SWPOUT_FALLBACK, S_NR_ACTIVE,
+                                S_NR_INACTIVE, S_REFAULT_SNAP, SWAP_CLUSTER_MAX)
+from replay.model.swapfile import folio_alloc_swap
+from replay.model.workingset import workingset_eviction
+
+FOLIOREF_RECLAIM = 0
+FOLIOREF_KEEP = 1
+FOLIOREF_ACTIVATE = 2
+
+
+@njit(cache=True)
+def folio_referenced(st, h):
+    """folio_referenced(): count and clear the young PTEs mapping the folio."""
+    cnt = 0
+    for i in range(folio_nr_pages(st, h)):
+        p = h + i
+        if st.young[p]:
+            st.young[p] = 0
+            if st.pstate[p] == P_MAPPED:
+                cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def folio_check_references(st, h):
+    """folio_check_references() for an anon folio."""
+    refs = folio_referenced(st, h)
+    was_referenced = st.fflags[h] & F_REFERENCED
+    st.fflags[h] &= ~F_REFERENCED
+    if refs:
+        st.fflags[h] |= F_REFERENCED
+        if was_referenced or refs > 1:
+            return FOLIOREF_ACTIVATE
+        return FOLIOREF_KEEP
+    return FOLIOREF_RECLAIM
+
+
+@njit(cache=True)
+def split_folio(st, h):
+    """split_folio(): order-0 folios in place; unmapped (freed) subpages are freed.
+    The folio must be off the LRU; returns the number of pages freed."""
+    order = st.forder[h]
+    nr = 1 << order
+    flags = st.fflags[h] & (F_ACTIVE | F_REFERENCED | F_DIRTY | F_WORKINGSET | F_SWAPCACHE
+                            | F_READAHEAD)
+    freed = 0
+    st.PS[order, PS_SPLIT] += 1
+    if order == PMD_ORDER:
+        st.C[C_THP_SPLIT_PAGE] += 1
+    for i in range(nr):
+        p = h + i
+        st.forder[p] = 0
+        if st.pstate[p] == P_FREED:
+            st.head[p] = -1
+            st.fflags[p] = 0
+            freed += 1
+        else:
+            st.head[p] = p
+            st.fflags[p] = flags
+    if freed:
+        page_counter_uncharge(st, freed)
+    return freed
+
+
+@njit(cache=True)
+def _free_folio(st, h, nr):
+    for i in range(nr):
+        p = h + i
+        st.head[p] = -1
+        st.young[p] = 0
+        if st.used[p] == 1:
+            st.D[D_UNUSED_RECLAIMED] += 1
+        st.used[p] = 0
+    st.fflags[h] = 0
+    st.forder[h] = 0
+    page_counter_uncharge(st, nr)
+
+
+@njit(cache=True)
+def _swap_out_folio(st, h):
+    """add_to_swap() + try_to_unmap() + pageout() + __remove_mapping() for an isolated folio.
+
+    Returns the pages reclaimed, or -1 when a large folio found no aligned slot run
+    (the caller splits it). An order-0 folio with no free slot is activated.
+    """
+    order = st.forder[h]
+    nr = 1 << order
+    if not st.fflags[h] & F_SWAPCACHE:
+        s = folio_alloc_swap(st, order, h)
+        if s < 0:
+            if order > 0:
+                return -1
+            st.fflags[h] |= F_ACTIVE          # swap full: activate_locked
+            lruvec_add_folio(st, h)
+            return 0
+        for i in range(nr):
+            st.slot[h + i] = s + i
+        st.fflags[h] |= F_SWAPCACHE | F_DIRTY     # add_to_swap() dirties the folio
+    if st.fflags[h] & F_DIRTY:
+        swap_writeout(st, h, order)
+    else:
+        for i in range(nr):                       # clean swap cache folio: no I/O
+            p = h + i
+            st.pstate[p] = st.backing[p] if st.backing[p] else P_DEVICE
+    shadow = workingset_eviction(st, h, nr)
+    for i in range(nr):
+        st.shadow[h + i] = shadow
+        st.backing[h + i] = 0
+    _free_folio(st, h, nr)
+    return nr
+
+
+@njit(cache=True)
+def _swap_out_split(st, h, nr):
+    got = 0
+    for i in range(nr):
+        if st.head[h + i] == h + i:
+            r = _swap_out_folio(st, h + i)
+            if r > 0:
+                got += r
+    return got
+
+
+@njit(cache=True)
+def shrink_folio(st, h, ignore_references):
+    """shrink_folio_list() for one isolated folio; returns the pages reclaimed.
+
+    Kept or activated folios go back on their list. A partially mapped large folio
+    is split first (its unmapped pages freed without I/O); a large folio with no
+    aligned slot run is split (swpout_fallback) and its pages swapped out one by one.
+    """
+    order = st.forder[h]
+    nr = 1 << order
+    if not ignore_references:
+        ref = folio_check_references(st, h)
+        if ref == FOLIOREF_ACTIVATE:
+            st.fflags[h] |= F_ACTIVE
+            st.C[C_PGACTIVATE] += nr
+            lruvec_add_folio(st, h)
+            return 0
+        if ref == FOLIOREF_KEEP:
+            lruvec_add_folio(st, h)
+            return 0
+    if order > 0 and st.fflags[h] & F_PARTIAL:
+        split_folio(st, h)
+        return _swap_out_split(st, h, nr)
+    got = _swap_out_folio(st, h)
+    if got >= 0:
+        return got
+    st.PS[order, PS_SWPOUT_FALLBACK] += 1
+    if order == PMD_ORDER:
+        st.C[C_THP_SWPOUT_FALLBACK] += 1
+    split_folio(st, h)
+    return _swap_out_split(st, h, nr)
+
+
+@njit(cache=True)
+def shrink_inactive_list(st, nr_to_scan):
+    """shrink_inactive_list(): isolate up to nr_to_scan pages from the tail and reclaim."""
+    buf = np.empty(nr_to_scan, np.int64)
+    k = 0
+    scanned = 0
+    while scanned < nr_to_scan and k < nr_to_scan:
+        h = lru_tail(st, False)
+        if h < 0:
+            break
+        lruvec_del_folio(st, h)
+        buf[k] = h
+        k += 1
+        scanned += folio_nr_pages(st, h)
+    st.C[C_PGSCAN] += scanned
+    reclaimed = 0
+    for j in range(k):
+        reclaimed += shrink_folio(st, buf[j], 0)
+    st.C[C_PGSTEAL] += reclaimed
+    return reclaimed
+
+
+@njit(cache=True)
+def shrink_active_list(st, nr_to_scan):
+    """shrink_active_list(): deactivate folios from the active tail (young bits cleared)."""
+    scanned = 0
+    while scanned < nr_to_scan:
+        h = lru_tail(st, True)
+        if h < 0:
+            break
+        lruvec_del_folio(st, h)
+        folio_referenced(st, h)
+        st.fflags[h] &= ~F_ACTIVE
+        st.fflags[h] |= F_WORKINGSET
+        lruvec_add_folio(st, h)
+        nr = folio_nr_pages(st, h)
+        st.C[C_PGDEACTIVATE] += nr
+        scanned += nr
+
+
+@njit(cache=True)
+def inactive_is_low(st):
+    """inactive_is_low() for anon: inactive * ratio < active, ratio = sqrt(10 * GiB) or 1."""
+    inactive = st.S[S_NR_INACTIVE]
+    active = st.S[S_NR_ACTIVE]
+    gb = (inactive + active) >> 18
+    ratio = int(np.sqrt(10.0 * gb)) if gb else 1
+    return inactive * ratio < active
+
+
+@njit(cache=True)
+def try_to_free_mem_cgroup_pages(st, nr_pages):
+    """try_to_free_mem_cgroup_pages(): reclaim at least max(nr_pages, SWAP_CLUSTER_MAX)."""
+    target = max(nr_pages, SWAP_CLUSTER_MAX)
+    st.D[D_RECLAIM_ROUNDS] += 1
+    may_deactivate = st.C[C_WS_REFAULT] != st.S[S_REFAULT_SNAP] or inactive_is_low(st)
+    reclaimed = 0
+    idle = 0
+    while reclaimed < target:
+        if st.S[S_NR_INACTIVE] + st.S[S_NR_ACTIVE] == 0:
+            break
+        if may_deactivate and inactive_is_low(st):
+            shrink_active_list(st, SWAP_CLUSTER_MAX)
+        got = shrink_inactive_list(st, SWAP_CLUSTER_MAX)
+        reclaimed += got
+        if got == 0:
+            idle += 1
+            if st.S[S_NR_INACTIVE] == 0:
+                shrink_active_list(st, SWAP_CLUSTER_MAX)
+            if idle > 4 * (st.S[S_NR_INACTIVE] + st.S[S_NR_ACTIVE]) // SWAP_CLUSTER_MAX + 8:
+                break
+        else:
+            idle = 0
+    if inactive_is_low(st):
+        shrink_active_list(st, SWAP_CLUSTER_MAX)
+    st.S[S_REFAULT_SNAP] = st.C[C_WS_REFAULT]
+    return reclaimed
+
+
+@njit(cache=True)
+def exact_lru_evict(st, nr_pages):
+    """Cache-simulator reclaim (--reclaim exact-lru): evict least recently used folios,
+    one at a time, with no second chance. Not the kernel's; for cross-checks."""
+    reclaimed = 0
+    while reclaimed < nr_pages:
+        h = lru_tail(st, False)
+        if h < 0:
+            break
+        lruvec_del_folio(st, h)
+        got = shrink_folio(st, h, 1)
+        st.C[C_PGSCAN] += folio_nr_pages(st, h) if got == 0 else got
+        st.C[C_PGSTEAL] += got
+        reclaimed += got
+        if got == 0:
+            break
+    return reclaimed
+
+
+@njit(cache=True)
+def reclaim_pages(st, h):
+    """reclaim_pages() for MADV_PAGEOUT: reclaim the folio ignoring references."""
+    if not st.fflags[h] & F_LRU:
+        return 0
+    lruvec_del_folio(st, h)
+    return shrink_folio(st, h, 1)
+

@@ -1,0 +1,61 @@
+"""Swap-in policies: a registry by name, plus third parties through the
+``folio_replay.policies`` entry-point group (each entry point names a module
+with NAME, SUMMARY and a ``decide`` compiled with ``replay.policies.base.policy``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from replay.errors import SettingsError
+
+BUILTIN = {
+    "order0-fallback": "replay.policies.order0_fallback",
+    "mainline": "replay.policies.mainline",
+    "full-zswap": "replay.policies.full_zswap",
+    "hybrid-rejected": "replay.policies.hybrid_rejected",
+    "locality-admitted": "replay.policies.locality_admitted",
+    "hybrid-supported": "replay.policies.hybrid_supported",
+}
+DEFAULT_POLICIES = ("order0-fallback", "full-zswap", "hybrid-rejected", "locality-admitted",
+                    "hybrid-supported")
+ENTRY_POINT_GROUP = "folio_replay.policies"
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    summary: str
+    decide: object      # numba dispatcher with POLICY_SIGNATURE
+    origin: str         # "builtin" or the distribution that registered it
+
+
+def _from_module(module, origin: str) -> Policy:
+    for attr in ("NAME", "SUMMARY", "decide"):
+        if not hasattr(module, attr):
+            raise SettingsError(f"policy module {module.__name__} has no {attr}")
+    return Policy(module.NAME, module.SUMMARY, module.decide, origin)
+
+
+def available() -> dict[str, Policy]:
+    """Every policy by name: the built-in ones, then entry points."""
+    found = {name: _from_module(importlib.import_module(mod), "builtin")
+             for name, mod in BUILTIN.items()}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as e:   # a broken plugin must not break the tool
+            raise SettingsError(f"policy entry point {ep.name!r} failed to load: {e}") from None
+        pol = _from_module(obj, ep.dist.name if ep.dist else "entry point")
+        found.setdefault(pol.name, pol)
+    return found
+
+
+def get(name: str) -> Policy:
+    pols = available()
+    if name not in pols:
+        raise SettingsError(f"unknown policy {name!r}; `replay policies` lists "
+                            f"{', '.join(pols)}")
+    return pols[name]

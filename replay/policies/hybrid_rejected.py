@@ -1,0 +1,22 @@
+"""hybrid-rejected: fujunjie RFC v1 (May 2026).
+
+A large folio when the range is wholly in zswap or wholly on the backing
+device (or wholly zero); a range split between zswap and the device falls back
+to order 0.
+"""
+
+from replay.policies.base import V_CANDIDATES, policy, range_is_uniform
+
+NAME = "hybrid-rejected"
+SUMMARY = "fujunjie RFC v1: large if wholly in zswap or wholly on disk; mixed ranges order 0"
+
+
+@policy
+def decide(view):
+    mask = view[V_CANDIDATES]
+    k = 9
+    while k > 0:
+        if mask & (1 << k) and range_is_uniform(view, k):
+            return k
+        k -= 1
+    return 0

@@ -1,0 +1,14 @@
+"""hybrid-supported: load a range partly in zswap and partly on the device as one
+large folio (each page from where it is). None of the posted patches does this;
+it bounds what supporting hybrid ranges could gain.
+"""
+
+from replay.policies.base import V_CANDIDATES, highest_order, policy
+
+NAME = "hybrid-supported"
+SUMMARY = "no patch does this: large swap-in of any suitable range, zswap and disk mixed"
+
+
+@policy
+def decide(view):
+    return highest_order(view[V_CANDIDATES])
