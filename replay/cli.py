@@ -15,6 +15,10 @@ COMMAND_MODULES = (
     "replay.commands.import_",
     "replay.commands.gen",
     "replay.commands.info",
+    "replay.commands.run",
+    "replay.commands.policies",
+    "replay.commands.validate",
+    "replay.commands.calibrate",
 )
 
 

@@ -146,7 +146,7 @@ class PageContents:
 
 def page_contents(trace: Trace, cfg: ModelConfig) -> PageContents:
     """Compressed sizes from the real codec (replay.costs) on the trace's contents."""
-    from replay.costs.codecs import page_compressed_sizes
+    from replay.costs.sizes import page_compressed_sizes
     sizes = page_compressed_sizes(trace, codec=cfg.compressor)
     return PageContents(np.asarray(sizes.comp_bytes, np.int32),
                         np.asarray(sizes.is_zero, bool), f"{cfg.compressor} on page contents")

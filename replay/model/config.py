@@ -32,7 +32,8 @@ class ModelConfig:
     memcg_zswap_max_bytes: int | None = None  # memory.zswap.max (cgroup v2), None = max
     swap_bytes: int = 8 << 30                 # size of the swap device
     page_cluster: int = 3                     # /proc/sys/vm/page-cluster
-    rotational: bool = True                   # swap device rotational (a loop on /dev/vda is)
+    rotational: bool = False                  # rotational swap device: cluster readahead
+                                              # (a loop device on /dev/vda is; an NVMe SSD is not)
     reclaim: str = "linux"                    # active/inactive LRU, or exact LRU for cross-checks
     memcg: str = "v2"                         # v2 charges the zswap pool to the memcg
     first_read: str = "zero-page"             # first read of a never-written page

@@ -1,0 +1,157 @@
+"""`replay run TRACE`: replay a trace under each swap-in policy and compare."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from replay.atomic import write_json_atomic
+from replay.engine import run_document, simulate
+from replay.errors import SettingsError
+from replay.model.config import BACKENDS, FIRST_READ, MEMCG_VERSIONS, RECLAIM_MODES, ModelConfig
+from replay.policies import DEFAULT_POLICIES
+from replay.trace import open_trace
+from replay.units import format_size, parse_size
+
+
+def parse_mthp(text: str) -> tuple[int, ...]:
+    """'16K,64K' -> (16, 64); 'none' -> ()."""
+    if text.strip().lower() in ("none", "off", ""):
+        return ()
+    sizes = []
+    for part in text.split(","):
+        b = parse_size(part.strip(), "--mthp size")
+        if b % 1024:
+            raise SettingsError(f"--mthp size {part!r} is not a whole number of KiB")
+        sizes.append(b // 1024)
+    return tuple(sorted(set(sizes)))
+
+
+def config_from_options(o: dict) -> ModelConfig:
+    pool = o["zswap_max_pool"]
+    pool_percent, pool_bytes = 20, None
+    if pool:
+        if pool.endswith("%"):
+            try:
+                pool_percent = int(pool[:-1])
+            except ValueError:
+                raise SettingsError(f"--zswap-max-pool {pool!r} is not a percent") from None
+        else:
+            pool_bytes = parse_size(pool, "--zswap-max-pool")
+    cfg = ModelConfig(
+        memory_limit_bytes=parse_size(o["memory_limit"], "--memory-limit"),
+        mthp_sizes_kb=parse_mthp(o["mthp"]), thp_enabled=o["thp"], backend=o["backend"],
+        ram_bytes=parse_size(o["ram"], "--ram"), zswap_max_pool_percent=pool_percent,
+        zswap_max_pool_bytes=pool_bytes, swap_bytes=parse_size(o["swap_size"], "--swap-size"),
+        page_cluster=o["page_cluster"], rotational=o["rotational"], reclaim=o["reclaim"],
+        memcg=o["memcg"], first_read=o["first_read"], charge_guard=o["charge_guard"],
+        zswap_ever_enabled=not o["zswap_never_enabled"], compressor=o["compressor"],
+    )
+    return cfg.validate()
+
+
+ROWS = [
+    ("pgfault", "counters"), ("pgmajfault", "counters"), ("swpin (large)", None),
+    ("swpin_fallback", None), ("zswpin", "counters"), ("pswpin", "counters"),
+    ("swpin_zero", "counters"), ("zswpout", "counters"), ("pswpout", "counters"),
+    ("zswpwb", "counters"), ("swpout_zero", "counters"), ("swap_ra", "counters"),
+    ("swap_ra_hit", "counters"), ("workingset_refault_anon", "counters"),
+    ("workingset_activate_anon", "counters"), ("pgscan", "counters"), ("pgsteal", "counters"),
+    ("swapin_pages", "derived"), ("swapin_pages_unused_reclaimed", "derived"),
+    ("swapin_amplification", "derived"), ("peak_resident_bytes", "derived"),
+    ("peak_pool_bytes", "derived"),
+]
+
+
+def _cell(r: dict, name: str, section: str | None) -> str:
+    if section is None:
+        key = "swpin" if name.startswith("swpin ") else name
+        parts = [f"{v[key]:,}@{size}" for size, v in r["per_size"].items() if v[key]]
+        return " ".join(parts) if parts else "0"
+    v = r[section][name]
+    if name.endswith("_bytes"):
+        return format_size(v)
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return f"{v:,}"
+
+
+def results_table(doc: dict) -> Table:
+    results = doc["results"]
+    cfg = results[0]["config"]
+    title = (f"{doc['trace']['path']}: {doc['trace']['accesses']:,} accesses, "
+             f"memcg {format_size(cfg['memory_limit_bytes'])} ({cfg['memcg']}), "
+             f"mTHP {','.join(f'{k}K' for k in cfg['mthp_sizes_kb']) or 'none'} "
+             f"({cfg['thp_enabled']}), {cfg['backend']}, page-cluster {cfg['page_cluster']}"
+             + (", charge guard" if cfg["charge_guard"] else ""))
+    t = Table(title=title, title_justify="left")
+    t.add_column("counter", style="bold")
+    for r in results:
+        t.add_column(r["policy"], justify="right")
+    for name, section in ROWS:
+        t.add_row(name, *[_cell(r, name, section) for r in results])
+    t.add_row("engine M accesses/s", *[
+        f"{r['derived']['accesses'] / r['run']['engine_seconds'] / 1e6:.1f}"
+        if r["run"]["engine_seconds"] > 0 else "-" for r in results])
+    return t
+
+
+@click.command("run")
+@click.argument("trace", type=click.Path(dir_okay=False))
+@click.option("--policy", "policies", multiple=True,
+              help="Swap-in policy (repeatable); default: every built-in policy but mainline.")
+@click.option("--memory-limit", default="64M", show_default=True,
+              help="memcg limit (bytes or K/M/G).")
+@click.option("--mthp", default="64K", show_default=True,
+              help="Enabled mTHP sizes, e.g. 16K,32K,64K, or none.")
+@click.option("--thp", type=click.Choice(["always", "madvise"]), default="always",
+              show_default=True, help="Those sizes 'always', or only in MADV_HUGEPAGE regions.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="zswap", show_default=True)
+@click.option("--compressor", default="lz4", show_default=True,
+              help="Codec for page sizes: lz4, zstd, zstd-N, lzo, deflate.")
+@click.option("--zswap-max-pool", default=None,
+              help="zswap pool limit: a size (e.g. 256M) or a percent of --ram (default 20%).")
+@click.option("--ram", default="24G", show_default=True, help="RAM for max_pool_percent.")
+@click.option("--swap-size", default="8G", show_default=True, help="Swap device size.")
+@click.option("--page-cluster", default=3, show_default=True, type=click.IntRange(0, 31))
+@click.option("--rotational/--no-rotational", default=False, show_default=True,
+              help="Rotational swap device (cluster readahead instead of VMA readahead).")
+@click.option("--reclaim", type=click.Choice(RECLAIM_MODES), default="linux",
+              show_default=True)
+@click.option("--memcg", type=click.Choice(MEMCG_VERSIONS), default="v2", show_default=True,
+              help="v2 charges the zswap pool to the memcg; v1 does not.")
+@click.option("--first-read", type=click.Choice(FIRST_READ), default="zero-page",
+              show_default=True)
+@click.option("--charge-guard", is_flag=True,
+              help="Barry Song's memcg charge-margin guard, for every policy of the run.")
+@click.option("--zswap-never-enabled", is_flag=True,
+              help="For the mainline policy: zswap's static key was never set since boot.")
+@click.option("--chunk-rows", default=1 << 20, show_default=True, type=click.IntRange(1),
+              hidden=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Write the results document here (atomically).")
+@click.option("--quiet", is_flag=True, help="No table, no progress.")
+def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
+    """Replay TRACE through the model under each swap-in policy."""
+    cfg = config_from_options(opts)
+    tr = open_trace(trace)
+    pols = list(policies) or list(DEFAULT_POLICIES)
+    show = not quiet and sys.stderr.isatty()
+    if show:
+        with Progress(TextColumn("replaying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeRemainingColumn(), console=Console(stderr=True),
+                      transient=True) as bar:
+            task = bar.add_task("replay", total=tr.num_accesses)
+            results = simulate(tr, cfg, pols, chunk_rows=chunk_rows,
+                               progress=lambda n: bar.update(task, completed=n))
+    else:
+        results = simulate(tr, cfg, pols, chunk_rows=chunk_rows)
+    doc = run_document(tr, results)
+    if json_out:
+        write_json_atomic(json_out, doc)
+    if not quiet:
+        Console().print(results_table(doc))
