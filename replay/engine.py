@@ -21,16 +21,48 @@ from replay.model.config import ModelConfig
 from replay.model.invariants import check_invariants
 from replay.model.memory import handle_mm_fault, madvise_pageout, zap_page
 from replay.model.mm_inline import lruvec_add_folio, lruvec_del_folio
-from replay.model.state import (BACKEND_DISK, BACKEND_ZRAM, BACKEND_ZSWAP, COUNTER_NAMES,
-                                D_SWAPIN_USED, DERIVED_NAMES, F_DIRTY, MAX_ORDER,
-                                NR_PARAMS, P_ACCEPT_BYTES, P_BACKEND, P_CHARGE_GUARD,
-                                P_EXACT_LRU, P_FIRST_READ_ALLOC, P_LIMIT_PAGES, P_MAPPED,
-                                P_MEMCG_V2, P_ORDERS_MASK, P_PAGE_CLUSTER, P_POOL_LIMIT_BYTES,
-                                P_ROTATIONAL, P_SHRINKER, P_STOCK, P_SWAP_FULL_HALF,
-                                P_THP_ALWAYS, P_ZEROPAGE, P_ZSWAP_EVER, P_ZSWAP_MAX_BYTES,
-                                P_ZSWAP_WB, PER_SIZE_NAMES, S_ACCESS_INDEX,
-                                S_PEAK_POOL_BYTES, S_PEAK_RESIDENT, S_POOL_BYTES, S_RESIDENT,
-                                ModelState, new_state)
+from replay.model.state import (
+    BACKEND_DISK,
+    BACKEND_ZRAM,
+    BACKEND_ZSWAP,
+    COUNTER_NAMES,
+    D_BASE,
+    D_SWAPIN_USED,
+    DERIVED_NAMES,
+    F_DIRTY,
+    MAX_ORDER,
+    NR_PARAMS,
+    P_ACCEPT_BYTES,
+    P_BACKEND,
+    P_BASE,
+    P_CHARGE_GUARD,
+    P_EXACT_LRU,
+    P_FIRST_READ_ALLOC,
+    P_LIMIT_PAGES,
+    P_MAPPED,
+    P_MEMCG_V2,
+    P_ORDERS_MASK,
+    P_PAGE_CLUSTER,
+    P_POOL_LIMIT_BYTES,
+    P_ROTATIONAL,
+    P_SHRINKER,
+    P_STOCK,
+    P_SWAP_FULL_HALF,
+    P_THP_ALWAYS,
+    P_ZEROPAGE,
+    P_ZSWAP_EVER,
+    P_ZSWAP_MAX_BYTES,
+    P_ZSWAP_WB,
+    PER_SIZE_NAMES,
+    S_ACCESS_INDEX,
+    S_PEAK_POOL_BYTES,
+    S_PEAK_RESIDENT,
+    S_POOL_BYTES,
+    S_RESIDENT,
+    ModelState,
+    StateView,
+    new_state,
+)
 from replay.policies import Policy
 from replay.policies import get as get_policy
 from replay.policies.base import VIEW_SIZE
@@ -42,20 +74,20 @@ SCHEMA_VERSION = 1
 @njit(cache=True)
 def replay_chunk(st, pages, ops, policy_fn, view):
     """Feed one chunk of accesses (dense page ids, ops) through the model."""
-    exact = st.P[P_EXACT_LRU]
+    exact = st.G[P_BASE + P_EXACT_LRU]
     for i in range(pages.shape[0]):
         p = pages[i]
         op = ops[i]
         if op <= 1:
-            s = st.pstate[p]
+            s = st.pg[p].pstate
             if s == P_MAPPED:
-                st.young[p] = 1
-                h = st.head[p]
+                st.pg[p].young = 1
+                h = st.pg[p].head
                 if op == 1:
-                    st.fflags[h] |= F_DIRTY
-                if st.used[p] == 1:
-                    st.used[p] = 2
-                    st.D[D_SWAPIN_USED] += 1
+                    st.pg[h].fflags |= F_DIRTY
+                if st.pg[p].used == 1:
+                    st.pg[p].used = 2
+                    st.G[D_BASE + D_SWAPIN_USED] += 1
                 if exact:
                     lruvec_del_folio(st, h)
                     lruvec_add_folio(st, h)
@@ -67,7 +99,7 @@ def replay_chunk(st, pages, ops, policy_fn, view):
             madvise_pageout(st, p)
         else:
             zap_page(st, p)
-    st.S[S_ACCESS_INDEX] += pages.shape[0]
+    st.G[S_ACCESS_INDEX] += pages.shape[0]
 
 
 def params_from_config(cfg: ModelConfig) -> np.ndarray:
@@ -156,31 +188,33 @@ def _build_state(trace: Trace, cfg: ModelConfig, contents: PageContents,
                  layout) -> ModelState:
     n = trace.num_dense_pages
     st = new_state(n, cfg.swap_bytes // PAGE_SIZE, params_from_config(cfg))
-    st.comp[:] = contents.comp_bytes
-    st.zero[:] = contents.is_zero
-    st.vma_lo[:], st.vma_hi[:], st.hint[:] = layout
+    pg = st.pg
+    pg["comp"][:n] = contents.comp_bytes
+    pg["zero"][:n] = contents.is_zero
+    pg["vma_lo"][:n], pg["vma_hi"][:n], pg["hint"][:n] = layout
     return st
 
 
 def result_of(st: ModelState, policy: Policy, cfg: ModelConfig, engine_s: float,
               total_s: float, contents: PageContents) -> dict:
-    counters = {name: int(st.C[i]) for i, name in enumerate(COUNTER_NAMES)}
+    v = StateView(st)
+    counters = {name: int(v.C[i]) for i, name in enumerate(COUNTER_NAMES)}
     per_size = {}
     enabled = {(kb * 1024 // PAGE_SIZE).bit_length() - 1 for kb in cfg.mthp_sizes_kb}
     for order in range(1, MAX_ORDER):
-        row = st.PS[order]
+        row = v.PS[order, :len(PER_SIZE_NAMES)]
         if order in enabled or row.any():
             per_size[f"{(PAGE_SIZE << order) // 1024}kB"] = {
                 name: int(row[i]) for i, name in enumerate(PER_SIZE_NAMES)}
-    derived = {name: int(st.D[i]) for i, name in enumerate(DERIVED_NAMES)}
+    derived = {name: int(v.D[i]) for i, name in enumerate(DERIVED_NAMES)}
     swapped_in = derived["swapin_pages"]
     derived["swapin_amplification"] = (swapped_in / derived["swapin_pages_used"]
                                        if derived["swapin_pages_used"] else 0.0)
-    derived["peak_resident_bytes"] = int(st.S[S_PEAK_RESIDENT]) * PAGE_SIZE
-    derived["peak_pool_bytes"] = int(st.S[S_PEAK_POOL_BYTES])
-    derived["final_resident_bytes"] = int(st.S[S_RESIDENT]) * PAGE_SIZE
-    derived["final_pool_bytes"] = int(st.S[S_POOL_BYTES])
-    derived["accesses"] = int(st.S[S_ACCESS_INDEX])
+    derived["peak_resident_bytes"] = int(st.G[S_PEAK_RESIDENT]) * PAGE_SIZE
+    derived["peak_pool_bytes"] = int(st.G[S_PEAK_POOL_BYTES])
+    derived["final_resident_bytes"] = int(st.G[S_RESIDENT]) * PAGE_SIZE
+    derived["final_pool_bytes"] = int(st.G[S_POOL_BYTES])
+    derived["accesses"] = int(st.G[S_ACCESS_INDEX])
     return {
         "policy": policy.name,
         "config": {**cfg.to_dict(), "policy_origin": policy.origin,
@@ -249,5 +283,3 @@ def run_document(trace: Trace, results: list[dict]) -> dict:
     """The `replay run --json` document."""
     return {"schema_version": SCHEMA_VERSION, "trace": trace_header(trace), "results": results}
 
-
-_unused = (P_MEMCG_V2,)

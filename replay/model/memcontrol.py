@@ -3,8 +3,19 @@
 from numba import njit
 
 from replay.model.page_counter import note_resident
-from replay.model.state import (C_OOM_KILL, MAX_RECLAIM_RETRIES, MEMCG_CHARGE_BATCH,
-                                P_EXACT_LRU, P_LIMIT_PAGES, P_STOCK, S_OOM, S_STOCK, S_USAGE)
+from replay.model.state import (
+    C_BASE,
+    C_OOM_KILL,
+    MAX_RECLAIM_RETRIES,
+    MEMCG_CHARGE_BATCH,
+    P_BASE,
+    P_EXACT_LRU,
+    P_LIMIT_PAGES,
+    P_STOCK,
+    S_OOM,
+    S_STOCK,
+    S_USAGE,
+)
 from replay.model.vmscan import exact_lru_evict, try_to_free_mem_cgroup_pages
 
 PAGE_ALLOC_COSTLY_ORDER = 3
@@ -13,16 +24,16 @@ PAGE_ALLOC_COSTLY_ORDER = 3
 @njit(cache=True)
 def mem_cgroup_margin(st):
     """mem_cgroup_margin(): pages left below the limit (the stock counts as used)."""
-    m = st.P[P_LIMIT_PAGES] - st.S[S_USAGE]
-    return m if m > 0 else 0
+    m = st.G[P_BASE + P_LIMIT_PAGES] - st.G[S_USAGE]
+    return max(0, m)
 
 
 @njit(cache=True)
 def _refill_stock(st, nr):
-    st.S[S_STOCK] += nr
-    if st.S[S_STOCK] > MEMCG_CHARGE_BATCH:      # drain_stock()
-        st.S[S_USAGE] -= st.S[S_STOCK]
-        st.S[S_STOCK] = 0
+    st.G[S_STOCK] += nr
+    if st.G[S_STOCK] > MEMCG_CHARGE_BATCH:      # drain_stock()
+        st.G[S_USAGE] -= st.G[S_STOCK]
+        st.G[S_STOCK] = 0
 
 
 @njit(cache=True)
@@ -34,26 +45,26 @@ def try_charge_memcg(st, nr, may_reclaim):
     when the charge fails; an order-0 charge that cannot be met counts an OOM kill
     and is forced (the replay goes on, the result says so).
     """
-    limit = st.P[P_LIMIT_PAGES]
-    if st.P[P_EXACT_LRU]:
-        over = st.S[S_USAGE] + nr - limit
+    limit = st.G[P_BASE + P_LIMIT_PAGES]
+    if st.G[P_BASE + P_EXACT_LRU]:
+        over = st.G[S_USAGE] + nr - limit
         if over > 0:
             exact_lru_evict(st, over)
-        st.S[S_USAGE] += nr
+        st.G[S_USAGE] += nr
         note_resident(st, nr)
         return True
-    if st.P[P_STOCK] and st.S[S_STOCK] >= nr:
-        st.S[S_STOCK] -= nr
+    if st.G[P_BASE + P_STOCK] and st.G[S_STOCK] >= nr:
+        st.G[S_STOCK] -= nr
         note_resident(st, nr)
         return True
-    batch = max(MEMCG_CHARGE_BATCH, nr) if st.P[P_STOCK] else nr
+    batch = max(MEMCG_CHARGE_BATCH, nr) if st.G[P_BASE + P_STOCK] else nr
     retries = MAX_RECLAIM_RETRIES
     drained = False
     loops = 0
     while True:
         loops += 1
-        if st.S[S_USAGE] + batch <= limit:
-            st.S[S_USAGE] += batch
+        if st.G[S_USAGE] + batch <= limit:
+            st.G[S_USAGE] += batch
             if batch > nr:
                 _refill_stock(st, batch - nr)
             note_resident(st, nr)
@@ -67,8 +78,8 @@ def try_charge_memcg(st, nr, may_reclaim):
         if mem_cgroup_margin(st) >= nr:
             continue
         if not drained:
-            st.S[S_USAGE] -= st.S[S_STOCK]
-            st.S[S_STOCK] = 0
+            st.G[S_USAGE] -= st.G[S_STOCK]
+            st.G[S_STOCK] = 0
             drained = True
             continue
         if reclaimed and nr <= (1 << PAGE_ALLOC_COSTLY_ORDER) and loops < 1024:
@@ -78,8 +89,8 @@ def try_charge_memcg(st, nr, may_reclaim):
             continue
         if nr > (1 << PAGE_ALLOC_COSTLY_ORDER):
             return False            # costly orders skip the OOM killer
-        st.C[C_OOM_KILL] += 1
-        st.S[S_OOM] = 1
-        st.S[S_USAGE] += nr
+        st.G[C_BASE + C_OOM_KILL] += 1
+        st.G[S_OOM] = 1
+        st.G[S_USAGE] += nr
         note_resident(st, nr)
         return True

@@ -5,30 +5,77 @@ from the shared zero page, do_swap_page() with alloc_swap_folio() /
 can_swapin_thp() and the policy's decision, MADV_PAGEOUT and MADV_DONTNEED.
 """
 
-import numpy as np
 from numba import njit
 
 from replay.model.memcontrol import mem_cgroup_margin, try_charge_memcg
 from replay.model.mm_inline import lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
 from replay.model.page_io import free_swap_slot_of, swap_read_page
-from replay.model.state import (BACKEND_ZRAM, C_PGFAULT, C_PGMAJFAULT, C_SWAP_RA_HIT,
-                                D_GUARD, D_HYBRID, D_RACE, D_SWAPIN_PAGES, D_SWAPIN_USED,
-                                D_ZERO_PAGE_MAPS, F_DIRTY, F_PARTIAL, F_READAHEAD,
-                                F_SWAPCACHE, P_BACKEND, P_CHARGE_GUARD, P_DEVICE, P_FREED,
-                                P_FIRST_READ_ALLOC, P_MAPPED, P_NONE, P_ORDERS_MASK,
-                                P_SWAP_FULL_HALF, P_SWAP_SLOTS, P_SWAPCACHE, P_THP_ALWAYS,
-                                P_ZEROMAP, P_ZEROPAGE, P_ZSWAP, P_ZSWAP_EVER, PMD_ORDER,
-                                PS_ANON_FAULT_ALLOC, PS_ANON_FAULT_FALLBACK,
-                                PS_ANON_FAULT_FALLBACK_CHARGE, PS_SPLIT_DEFERRED, PS_SWPIN,
-                                PS_SWPIN_FALLBACK, PS_SWPIN_FALLBACK_CHARGE, S_LAST_FAULT_PAGE,
-                                S_RA_HITS, S_SWAP_USED)
+from replay.model.state import (
+    BACKEND_ZRAM,
+    C_BASE,
+    C_PGFAULT,
+    C_PGMAJFAULT,
+    C_SWAP_RA_HIT,
+    D_BASE,
+    D_GUARD,
+    D_HYBRID,
+    D_RACE,
+    D_SWAPIN_PAGES,
+    D_SWAPIN_USED,
+    D_ZERO_PAGE_MAPS,
+    F_DIRTY,
+    F_PARTIAL,
+    F_READAHEAD,
+    F_SWAPCACHE,
+    P_BACKEND,
+    P_BASE,
+    P_CHARGE_GUARD,
+    P_DEVICE,
+    P_FIRST_READ_ALLOC,
+    P_FREED,
+    P_MAPPED,
+    P_NONE,
+    P_ORDERS_MASK,
+    P_SWAP_FULL_HALF,
+    P_SWAP_SLOTS,
+    P_SWAPCACHE,
+    P_THP_ALWAYS,
+    P_ZEROMAP,
+    P_ZEROPAGE,
+    P_ZSWAP,
+    P_ZSWAP_EVER,
+    PMD_ORDER,
+    PS_ANON_FAULT_ALLOC,
+    PS_ANON_FAULT_FALLBACK,
+    PS_ANON_FAULT_FALLBACK_CHARGE,
+    PS_BASE,
+    PS_SPLIT_DEFERRED,
+    PS_STRIDE,
+    PS_SWPIN,
+    PS_SWPIN_FALLBACK,
+    PS_SWPIN_FALLBACK_CHARGE,
+    S_LAST_FAULT_PAGE,
+    S_RA_HITS,
+    S_SWAP_USED,
+)
 from replay.model.swap_state import is_swapped, swapin_readahead
 from replay.model.vmscan import reclaim_pages
 from replay.model.workingset import workingset_refault
-from replay.policies.base import (V_ADJACENT, V_BACKEND, V_CANDIDATES, V_DEVICE, V_HUGEPAGE,
-                                  V_MARGIN, V_SYNC_IO, V_WRITE, V_YOUNG_NEAR, V_ZEROMAP,
-                                  V_ZSWAP, V_ZSWAP_EVER)
+from replay.policies.base import (
+    V_ADJACENT,
+    V_BACKEND,
+    V_CANDIDATES,
+    V_DEVICE,
+    V_HUGEPAGE,
+    V_MARGIN,
+    V_SYNC_IO,
+    V_WRITE,
+    V_YOUNG_NEAR,
+    V_ZEROMAP,
+    V_ZSWAP,
+    V_ZSWAP_EVER,
+)
 
 
 @njit(cache=True)
@@ -36,8 +83,8 @@ def thp_vma_allowable_orders(st, p):
     """Orders enabled for the page's VMA: the per-size enabled set, applying to every
     VMA ('always') or to MADV_HUGEPAGE ones ('madvise'); orders below PMD order only
     (a PMD THP is not modelled: 2M faults are not mTHP)."""
-    if st.P[P_THP_ALWAYS] or st.hint[p]:
-        return st.P[P_ORDERS_MASK] & ((1 << PMD_ORDER) - 2)
+    if st.G[P_BASE + P_THP_ALWAYS] or st.pg[p].hint:
+        return st.G[P_BASE + P_ORDERS_MASK] & ((1 << PMD_ORDER) - 2)
     return 0
 
 
@@ -45,7 +92,7 @@ def thp_vma_allowable_orders(st, p):
 def _suitable(st, p, order):
     nr = 1 << order
     r0 = p & ~(nr - 1)
-    return r0 >= st.vma_lo[p] and r0 + nr <= st.vma_hi[p]
+    return r0 >= st.pg[p].vma_lo and r0 + nr <= st.pg[p].vma_hi
 
 
 @njit(cache=True)
@@ -53,10 +100,10 @@ def _install_folio(st, h, order, flags):
     nr = 1 << order
     for i in range(nr):
         q = h + i
-        st.pstate[q] = P_MAPPED
-        st.head[q] = h
-    st.forder[h] = order
-    st.fflags[h] = flags
+        st.pg[q].pstate = P_MAPPED
+        st.pg[q].head = h
+    st.pg[h].forder = order
+    st.pg[h].fflags = flags
     lruvec_add_folio(st, h)
 
 
@@ -64,9 +111,9 @@ def _install_folio(st, h, order, flags):
 def do_anonymous_page(st, p, write):
     """do_anonymous_page() + alloc_anon_folio(): the zero page on a first read, else the
     highest enabled order whose aligned range is pte_none and inside the VMA."""
-    if not write and not st.P[P_FIRST_READ_ALLOC]:
-        st.pstate[p] = P_ZEROPAGE
-        st.D[D_ZERO_PAGE_MAPS] += 1
+    if not write and not st.G[P_BASE + P_FIRST_READ_ALLOC]:
+        st.pg[p].pstate = P_ZEROPAGE
+        st.G[D_BASE + D_ZERO_PAGE_MAPS] += 1
         return
     orders = thp_vma_allowable_orders(st, p)
     order = 9
@@ -77,8 +124,8 @@ def do_anonymous_page(st, p, write):
             r0 = p & ~(nr - 1)
             none = True
             for i in range(nr):
-                s = st.pstate[r0 + i]
-                if not (s == P_NONE or s == P_FREED) or st.head[r0 + i] >= 0:
+                s = st.pg[r0 + i].pstate
+                if not (s == P_NONE or s == P_FREED) or st.pg[r0 + i].head >= 0:
                     none = False
                     break
             if none:
@@ -88,19 +135,19 @@ def do_anonymous_page(st, p, write):
     # allocation: highest remaining order first, charge failures fall back
     while order > 0:
         if orders & (1 << order):
-            if try_charge_memcg(st, 1 << order, st.hint[p] != 0):
+            if try_charge_memcg(st, 1 << order, st.pg[p].hint != 0):
                 chosen = order
                 break
-            st.PS[order, PS_ANON_FAULT_FALLBACK_CHARGE] += 1
-            st.PS[order, PS_ANON_FAULT_FALLBACK] += 1
+            st.G[PS_BASE + (order) * PS_STRIDE + PS_ANON_FAULT_FALLBACK_CHARGE] += 1
+            st.G[PS_BASE + (order) * PS_STRIDE + PS_ANON_FAULT_FALLBACK] += 1
         order -= 1
     if chosen == 0:
         try_charge_memcg(st, 1, True)
     else:
-        st.PS[chosen, PS_ANON_FAULT_ALLOC] += 1
+        st.G[PS_BASE + (chosen) * PS_STRIDE + PS_ANON_FAULT_ALLOC] += 1
     nr = 1 << chosen
     _install_folio(st, p & ~(nr - 1), chosen, F_DIRTY)
-    st.young[p] = 1
+    st.pg[p].young = 1
 
 
 @njit(cache=True)
@@ -108,22 +155,22 @@ def do_wp_page(st, p):
     """do_wp_page() on the shared zero page: copy on write into an order-0 folio."""
     try_charge_memcg(st, 1, True)
     _install_folio(st, p, 0, F_DIRTY)
-    st.young[p] = 1
+    st.pg[p].young = 1
 
 
 @njit(cache=True)
 def can_swapin_thp(st, r0, nr):
     """can_swapin_thp(): nr swap PTEs with contiguous, aligned slots of one device,
     zeromap all or none, none in the swap cache (swap counts are 1: no fork)."""
-    s0 = st.slot[r0]
+    s0 = st.pg[r0].slot
     if s0 < 0 or s0 % nr != 0:
         return False
     zero = 0
     for i in range(nr):
         q = r0 + i
-        if not is_swapped(st.pstate[q]) or st.slot[q] != s0 + i:
+        if not is_swapped(st.pg[q].pstate) or st.pg[q].slot != s0 + i:
             return False
-        if st.pstate[q] == P_ZEROMAP:
+        if st.pg[q].pstate == P_ZEROMAP:
             zero += 1
     return zero == 0 or zero == nr
 
@@ -144,7 +191,7 @@ def fill_view(st, p, write, view):
                 d = 0
                 zm = 0
                 for i in range(nr):
-                    s = st.pstate[r0 + i]
+                    s = st.pg[r0 + i].pstate
                     if s == P_ZSWAP:
                         z += 1
                     elif s == P_DEVICE:
@@ -155,21 +202,21 @@ def fill_view(st, p, write, view):
                 view[V_DEVICE + k] = d
                 view[V_ZEROMAP + k] = zm
     view[V_CANDIDATES] = mask
-    view[V_BACKEND] = st.P[P_BACKEND]
-    view[V_SYNC_IO] = 1 if st.P[P_BACKEND] == BACKEND_ZRAM else 0
-    view[V_ZSWAP_EVER] = st.P[P_ZSWAP_EVER]
+    view[V_BACKEND] = st.G[P_BASE + P_BACKEND]
+    view[V_SYNC_IO] = 1 if st.G[P_BASE + P_BACKEND] == BACKEND_ZRAM else 0
+    view[V_ZSWAP_EVER] = st.G[P_BASE + P_ZSWAP_EVER]
     view[V_MARGIN] = mem_cgroup_margin(st)
     view[V_WRITE] = 1 if write else 0
-    view[V_HUGEPAGE] = st.hint[p]
+    view[V_HUGEPAGE] = st.pg[p].hint
     r0 = p & ~15
     lo = max(r0 - 16, p & ~511)
     hi = min(r0 + 32, (p & ~511) + 512)
     young = 0
     for q in range(lo, hi):
-        if (q < r0 or q >= r0 + 16) and st.pstate[q] == P_MAPPED and st.young[q]:
+        if (q < r0 or q >= r0 + 16) and st.pg[q].pstate == P_MAPPED and st.pg[q].young:
             young += 1
     view[V_YOUNG_NEAR] = young
-    last = st.S[S_LAST_FAULT_PAGE]
+    last = st.G[S_LAST_FAULT_PAGE]
     view[V_ADJACENT] = 1 if last >= 0 and abs(p - last) <= 32 and p != last else 0
     return mask
 
@@ -187,7 +234,7 @@ def _next_lower(mask, order):
 @njit(cache=True)
 def _swap_full(st):
     """mem_cgroup_swap_full(): more than half of swap is in use."""
-    return st.P[P_SWAP_FULL_HALF] and 2 * st.S[S_SWAP_USED] >= st.P[P_SWAP_SLOTS]
+    return st.G[P_BASE + P_SWAP_FULL_HALF] and 2 * st.G[S_SWAP_USED] >= st.G[P_BASE + P_SWAP_SLOTS]
 
 
 @njit(cache=True)
@@ -196,7 +243,7 @@ def _swapin_direct(st, p, order, write):
     bypassing the swap cache, and free its slots. The folio was charged already."""
     nr = 1 << order
     r0 = p & ~(nr - 1)
-    shadow = st.shadow[r0]
+    shadow = st.pg[r0].shadow
     zs = 0
     dev = 0
     for i in range(nr):
@@ -204,16 +251,19 @@ def _swapin_direct(st, p, order, write):
         where = swap_read_page(st, q)
         if where == P_ZSWAP:
             zs += 1
-            st.pstate[q] = P_MAPPED     # the entry is gone; free_swap_slot_of must not drop it
+            st.pg[q].pstate = P_MAPPED     # the entry is gone; free_swap_slot_of must not drop it
         elif where == P_DEVICE:
             dev += 1
         free_swap_slot_of(st, q)
-        st.used[q] = 1
+        st.pg[q].used = 1
     if order > 0:
-        st.PS[order, PS_SWPIN] += 1
+        if zs or dev:
+            # a zero-filled folio is read from the zeromap: swpin_zero only, as the kernel
+            # (and the patches) count it
+            st.G[PS_BASE + (order) * PS_STRIDE + PS_SWPIN] += 1
         if zs and dev:
-            st.D[D_HYBRID] += 1
-    st.D[D_SWAPIN_PAGES] += nr
+            st.G[D_BASE + D_HYBRID] += 1
+    st.G[D_BASE + D_SWAPIN_PAGES] += nr
     _install_folio(st, r0, order, F_DIRTY)
     lruvec_del_folio(st, r0)
     workingset_refault(st, r0, shadow, nr)
@@ -223,55 +273,54 @@ def _swapin_direct(st, p, order, write):
 @njit(cache=True)
 def _map_swapcache_page(st, p, write):
     """Map an order-0 swap cache folio (do_swap_page after the lookup or the read)."""
-    st.pstate[p] = P_MAPPED
+    st.pg[p].pstate = P_MAPPED
     if write or _swap_full(st):
         # should_try_to_free_swap() -> folio_free_swap(): the slot goes, the folio is dirty
         free_swap_slot_of(st, p)
-        st.fflags[p] &= ~F_SWAPCACHE
-        st.fflags[p] |= F_DIRTY
+        st.pg[p].fflags &= ~F_SWAPCACHE
+        st.pg[p].fflags |= F_DIRTY
 
 
 @njit(cache=True)
 def do_swap_page(st, p, write, policy_fn, view):
     """do_swap_page(): a fault on a swap PTE (or a page read ahead into the swap cache)."""
-    if st.pstate[p] == P_SWAPCACHE:
+    if st.pg[p].pstate == P_SWAPCACHE:
         # swap_cache_get_folio() hit: a minor fault
-        if st.fflags[p] & F_READAHEAD:
-            st.fflags[p] &= ~F_READAHEAD
-            st.S[S_RA_HITS] += 1
-            st.C[C_SWAP_RA_HIT] += 1
+        if st.pg[p].fflags & F_READAHEAD:
+            st.pg[p].fflags &= ~F_READAHEAD
+            st.G[S_RA_HITS] += 1
+            st.G[C_BASE + C_SWAP_RA_HIT] += 1
         _map_swapcache_page(st, p, write)
         return
-    st.C[C_PGMAJFAULT] += 1
+    st.G[C_BASE + C_PGMAJFAULT] += 1
     mask = fill_view(st, p, write, view)
     order = policy_fn(view)
     if order < 0 or order >= PMD_ORDER or (order > 0 and not mask & (1 << order)):
         order = 0
-    if order > 0 and st.P[P_CHARGE_GUARD]:
+    if order > 0 and st.G[P_BASE + P_CHARGE_GUARD]:
         nr = 1 << order
         if view[V_MARGIN] < max(64, nr):
-            st.D[D_GUARD] += 1
-            st.PS[order, PS_SWPIN_FALLBACK] += 1
+            st.G[D_BASE + D_GUARD] += 1
+            st.G[PS_BASE + (order) * PS_STRIDE + PS_SWPIN_FALLBACK] += 1
             order = 0
-    st.S[S_LAST_FAULT_PAGE] = p
+    st.G[S_LAST_FAULT_PAGE] = p
     # alloc_swap_folio(): charge the chosen order, lower candidates on failure
     while order > 0:
-        if try_charge_memcg(st, 1 << order, st.hint[p] != 0):
+        if try_charge_memcg(st, 1 << order, st.pg[p].hint != 0):
             break
-        st.PS[order, PS_SWPIN_FALLBACK_CHARGE] += 1
-        st.PS[order, PS_SWPIN_FALLBACK] += 1
+        st.G[PS_BASE + (order) * PS_STRIDE + PS_SWPIN_FALLBACK_CHARGE] += 1
+        st.G[PS_BASE + (order) * PS_STRIDE + PS_SWPIN_FALLBACK] += 1
         order = _next_lower(mask, order)
     if order > 0:
         # the charge may have reclaimed and written zswap entries back: check again,
         # as the kernel must after swapcache_prepare()
         nr = 1 << order
-        r0 = p & ~(nr - 1)
         again = fill_view(st, p, write, view)
         if not again & (1 << order) or policy_fn(view) < order:
-            st.D[D_RACE] += 1
+            st.G[D_BASE + D_RACE] += 1
             page_counter_uncharge(st, nr)
             order = 0
-    sync = st.P[P_BACKEND] == BACKEND_ZRAM
+    sync = st.G[P_BASE + P_BACKEND] == BACKEND_ZRAM
     if order > 0:
         _swapin_direct(st, p, order, write)
     elif sync:
@@ -280,17 +329,17 @@ def do_swap_page(st, p, write, policy_fn, view):
     else:
         swapin_readahead(st, p)
         _map_swapcache_page(st, p, write)
-    st.young[p] = 1
-    if st.used[p] == 1:
-        st.used[p] = 2
-        st.D[D_SWAPIN_USED] += 1
+    st.pg[p].young = 1
+    if st.pg[p].used == 1:
+        st.pg[p].used = 2
+        st.G[D_BASE + D_SWAPIN_USED] += 1
 
 
 @njit(cache=True)
 def handle_mm_fault(st, p, write, policy_fn, view):
     """A fault: the page is not mapped, or a write hits the zero page."""
-    st.C[C_PGFAULT] += 1
-    s = st.pstate[p]
+    st.G[C_BASE + C_PGFAULT] += 1
+    s = st.pg[p].pstate
     if s == P_NONE or s == P_FREED:
         do_anonymous_page(st, p, write)
     elif s == P_ZEROPAGE:
@@ -303,28 +352,28 @@ def handle_mm_fault(st, p, write, policy_fn, view):
 def madvise_pageout(st, p):
     """MADV_PAGEOUT on the page: the folio mapping it is reclaimed whole (a recorder
     emits one event per page of the advised range; the first one takes the folio)."""
-    s = st.pstate[p]
+    s = st.pg[p].pstate
     if s == P_MAPPED or s == P_SWAPCACHE:
-        h = st.head[p]
+        h = st.pg[p].head
         if h >= 0:
             reclaim_pages(st, h)
 
 
 @njit(cache=True)
 def _free_whole_folio(st, h):
-    nr = 1 << st.forder[h]
+    nr = 1 << st.pg[h].forder
     lruvec_del_folio(st, h)
     for i in range(nr):
         q = h + i
-        if st.slot[q] >= 0:
+        if st.pg[q].slot >= 0:
             free_swap_slot_of(st, q)
-        st.head[q] = -1
-        st.young[q] = 0
-        st.used[q] = 0
-        if st.pstate[q] == P_MAPPED or st.pstate[q] == P_SWAPCACHE:
-            st.pstate[q] = P_FREED
-    st.fflags[h] = 0
-    st.forder[h] = 0
+        st.pg[q].head = -1
+        st.pg[q].young = 0
+        st.pg[q].used = 0
+        if st.pg[q].pstate == P_MAPPED or st.pg[q].pstate == P_SWAPCACHE:
+            st.pg[q].pstate = P_FREED
+    st.pg[h].fflags = 0
+    st.pg[h].forder = 0
     page_counter_uncharge(st, nr)
 
 
@@ -332,32 +381,30 @@ def _free_whole_folio(st, h):
 def zap_page(st, p):
     """MADV_DONTNEED / munmap of one page (zap_pte_range): the PTE goes; a swap entry
     frees its slot; a large folio partly unmapped goes on the deferred split queue."""
-    s = st.pstate[p]
+    s = st.pg[p].pstate
     if s == P_MAPPED:
-        h = st.head[p]
-        order = st.forder[h]
-        st.pstate[p] = P_FREED
-        st.young[p] = 0
+        h = st.pg[p].head
+        order = st.pg[h].forder
+        st.pg[p].pstate = P_FREED
+        st.pg[p].young = 0
         if order == 0:
             _free_whole_folio(st, h)
             return
         mapped = 0
         for i in range(1 << order):
-            if st.pstate[h + i] == P_MAPPED:
+            if st.pg[h + i].pstate == P_MAPPED:
                 mapped += 1
         if mapped == 0:
             _free_whole_folio(st, h)
-        elif not st.fflags[h] & F_PARTIAL:
-            st.fflags[h] |= F_PARTIAL
-            st.PS[order, PS_SPLIT_DEFERRED] += 1
+        elif not st.pg[h].fflags & F_PARTIAL:
+            st.pg[h].fflags |= F_PARTIAL
+            st.G[PS_BASE + (order) * PS_STRIDE + PS_SPLIT_DEFERRED] += 1
     elif s == P_SWAPCACHE:
-        _free_whole_folio(st, st.head[p])
+        _free_whole_folio(st, st.pg[p].head)
     elif s == P_ZSWAP or s == P_DEVICE or s == P_ZEROMAP:
         free_swap_slot_of(st, p)
-        st.pstate[p] = P_FREED
-        st.used[p] = 0
+        st.pg[p].pstate = P_FREED
+        st.pg[p].used = 0
     elif s == P_ZEROPAGE:
-        st.pstate[p] = P_FREED
+        st.pg[p].pstate = P_FREED
 
-
-_unused = np

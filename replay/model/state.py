@@ -123,18 +123,33 @@ MEMCG_CHARGE_BATCH = 64
 SWAP_CLUSTER_MAX = 32
 MAX_RECLAIM_RETRIES = 16
 
-ModelState = namedtuple("ModelState", [
-    "S", "P", "C", "D", "PS",
-    # per page
-    "pstate", "head", "young", "slot", "shadow", "comp", "zero", "vma_lo", "vma_hi", "hint",
-    "used", "backing",
-    # per folio (by head page); LRU links have two sentinels: N (inactive), N+1 (active)
-    "forder", "fflags", "lru_prev", "lru_next",
-    # swap device: slot owner page, per-cluster order and free count
-    "slot_owner", "cluster_order", "cluster_free", "cluster_next",
-    # zswap LRU over pages (sentinel N), and per-entry referenced bit
-    "zs_prev", "zs_next", "zs_ref",
-])
+# ---- layout of the flat int64 array G: scalars, parameters, counters, derived, per-size
+S_BASE = 0
+P_BASE = 64
+C_BASE = 128
+D_BASE = 192
+PS_BASE = 256
+PS_STRIDE = 16
+G_SIZE = PS_BASE + MAX_ORDER * PS_STRIDE
+
+# Per-page record (pages are dense ids; folio fields are read at the folio's head page;
+# entries N and N+1 are the LRU sentinels, N the zswap LRU sentinel).
+PAGE_DTYPE = np.dtype([
+    ("pstate", np.uint8), ("young", np.uint8), ("zero", np.uint8), ("hint", np.uint8),
+    ("used", np.uint8), ("backing", np.uint8), ("fflags", np.uint8), ("forder", np.int8),
+    ("zs_ref", np.uint8),
+    ("head", np.int32), ("slot", np.int32), ("vma_lo", np.int32), ("vma_hi", np.int32),
+    ("comp", np.int32), ("lru_prev", np.int32), ("lru_next", np.int32),
+    ("zs_prev", np.int32), ("zs_next", np.int32),
+    ("shadow", np.int64),
+], align=True)
+CLUSTER_DTYPE = np.dtype([("order", np.int8), ("free", np.int32), ("next", np.int32)],
+                         align=True)
+
+# The state handed to the compiled code: four arrays (a record array per page, the slot
+# owners, a record array per swap cluster, and G). Few, homogeneous arguments keep
+# numba's compile time down (a tuple of thirty arrays took minutes).
+ModelState = namedtuple("ModelState", ["pg", "sl", "cl", "G"])
 
 
 def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
@@ -142,36 +157,48 @@ def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
     n = n_pages
     n_clusters = max(1, n_slots // CLUSTER_PAGES)
     n_slots = n_clusters * CLUSTER_PAGES
-    S = np.zeros(NR_SCALARS, np.int64)
-    S[S_CUR_CLUSTER0:S_CUR_CLUSTER0 + MAX_ORDER] = -1
-    S[S_RA_PREV_OFFSET] = -10
-    S[S_LAST_FAULT_PAGE] = -10
-    S[S_RA_PREV_WIN] = 1
-    S[S_RA_PREV_PAGE] = -10
-    S[S_RA_VMA_WIN] = 1
-    lru_prev = np.empty(n + 2, np.int32)
-    lru_next = np.empty(n + 2, np.int32)
-    lru_prev[n] = lru_next[n] = n          # empty inactive list
-    lru_prev[n + 1] = lru_next[n + 1] = n + 1
-    zs_prev = np.empty(n + 1, np.int32)
-    zs_next = np.empty(n + 1, np.int32)
-    zs_prev[n] = zs_next[n] = n
-    params = params.copy()
-    params[P_SWAP_SLOTS] = n_slots
-    params[P_NR_PAGES] = n
-    return ModelState(
-        S=S, P=params, C=np.zeros(NR_COUNTERS, np.int64), D=np.zeros(NR_DERIVED, np.int64),
-        PS=np.zeros((MAX_ORDER, len(PER_SIZE_NAMES)), np.int64),
-        pstate=np.zeros(n, np.uint8), head=np.full(n, -1, np.int32), young=np.zeros(n, np.uint8),
-        slot=np.full(n, -1, np.int32), shadow=np.full(n, -1, np.int64),
-        comp=np.full(n, 2048, np.int32), zero=np.zeros(n, np.uint8),
-        vma_lo=np.zeros(n, np.int32), vma_hi=np.zeros(n, np.int32), hint=np.zeros(n, np.uint8),
-        used=np.zeros(n, np.uint8), backing=np.zeros(n, np.uint8),
-        forder=np.zeros(n, np.int8), fflags=np.zeros(n, np.uint8),
-        lru_prev=lru_prev, lru_next=lru_next,
-        slot_owner=np.full(n_slots, -1, np.int32),
-        cluster_order=np.full(n_clusters, -1, np.int8),
-        cluster_free=np.full(n_clusters, CLUSTER_PAGES, np.int32),
-        cluster_next=np.zeros(n_clusters, np.int32),
-        zs_prev=zs_prev, zs_next=zs_next, zs_ref=np.zeros(n, np.uint8),
-    )
+    G = np.zeros(G_SIZE, np.int64)
+    G[P_BASE:P_BASE + len(params)] = params
+    G[P_BASE + P_SWAP_SLOTS] = n_slots
+    G[P_BASE + P_NR_PAGES] = n
+    G[S_CUR_CLUSTER0:S_CUR_CLUSTER0 + MAX_ORDER] = -1
+    G[S_RA_PREV_OFFSET] = -10
+    G[S_LAST_FAULT_PAGE] = -10
+    G[S_RA_PREV_WIN] = 1
+    G[S_RA_PREV_PAGE] = -10
+    G[S_RA_VMA_WIN] = 1
+    pg = np.zeros(n + 2, PAGE_DTYPE)
+    pg["head"] = -1
+    pg["slot"] = -1
+    pg["shadow"] = -1
+    pg["comp"] = 2048
+    pg["lru_prev"][n] = pg["lru_next"][n] = n            # empty inactive list
+    pg["lru_prev"][n + 1] = pg["lru_next"][n + 1] = n + 1
+    pg["zs_prev"][n] = pg["zs_next"][n] = n              # empty zswap LRU
+    cl = np.zeros(n_clusters, CLUSTER_DTYPE)
+    cl["order"] = -1
+    cl["free"] = CLUSTER_PAGES
+    return ModelState(pg=pg, sl=np.full(n_slots, -1, np.int32), cl=cl, G=G)
+
+
+class StateView:
+    """Numpy views of a ModelState under the field names, for Python-side code
+    (results, invariants, tests); the compiled code indexes the arrays directly."""
+
+    def __init__(self, st: ModelState) -> None:
+        self.state = st
+        n = int(st.G[P_BASE + P_NR_PAGES])
+        self.n = n
+        for name in PAGE_DTYPE.names:
+            full = st.pg[name]
+            setattr(self, name, full if name.startswith(("lru_", "zs_prev", "zs_next"))
+                    else full[:n])
+        self.S = st.G[S_BASE:S_BASE + NR_SCALARS]
+        self.P = st.G[P_BASE:P_BASE + NR_PARAMS]
+        self.C = st.G[C_BASE:C_BASE + NR_COUNTERS]
+        self.D = st.G[D_BASE:D_BASE + NR_DERIVED]
+        self.PS = st.G[PS_BASE:G_SIZE].reshape(MAX_ORDER, PS_STRIDE)
+        self.slot_owner = st.sl
+        self.cluster_order = st.cl["order"]
+        self.cluster_free = st.cl["free"]
+        self.cluster_next = st.cl["next"]

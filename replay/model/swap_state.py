@@ -9,14 +9,32 @@ readahead hits as __swapin_nr_pages() does.
 
 from numba import njit
 
-from replay.model.mm_inline import lruvec_add_folio
 from replay.model.memcontrol import try_charge_memcg
+from replay.model.mm_inline import lruvec_add_folio
 from replay.model.page_io import swap_read_page
-from replay.model.state import (C_SWAP_RA, D_RA_PAGES, D_SWAPIN_PAGES, F_DIRTY, F_READAHEAD,
-                                F_SWAPCACHE, P_DEVICE, P_PAGE_CLUSTER, P_ROTATIONAL,
-                                P_SWAP_SLOTS, P_SWAPCACHE, P_ZEROMAP, P_ZSWAP,
-                                S_RA_HITS, S_RA_PREV_OFFSET, S_RA_PREV_PAGE, S_RA_PREV_WIN,
-                                S_RA_VMA_WIN)
+from replay.model.state import (
+    C_BASE,
+    C_SWAP_RA,
+    D_BASE,
+    D_RA_PAGES,
+    D_SWAPIN_PAGES,
+    F_DIRTY,
+    F_READAHEAD,
+    F_SWAPCACHE,
+    P_BASE,
+    P_DEVICE,
+    P_PAGE_CLUSTER,
+    P_ROTATIONAL,
+    P_SWAP_SLOTS,
+    P_SWAPCACHE,
+    P_ZEROMAP,
+    P_ZSWAP,
+    S_RA_HITS,
+    S_RA_PREV_OFFSET,
+    S_RA_PREV_PAGE,
+    S_RA_PREV_WIN,
+    S_RA_VMA_WIN,
+)
 from replay.model.workingset import workingset_refault
 
 SWAP_RA_ORDER_CEILING = 5
@@ -39,11 +57,9 @@ def __swapin_nr_pages(prev_offset, offset, hits, max_pages, prev_win):
         while roundup < pages:
             roundup <<= 1
         pages = roundup
-    if pages > max_pages:
-        pages = max_pages
+    pages = min(pages, max_pages)
     last_ra = prev_win // 2
-    if pages < last_ra:
-        pages = last_ra
+    pages = max(pages, last_ra)
     return pages
 
 
@@ -55,24 +71,24 @@ def read_swap_cache_page(st, p, readahead):
     if not try_charge_memcg(st, 1, True):
         return False
     where = swap_read_page(st, p)
-    st.pstate[p] = P_SWAPCACHE
-    st.head[p] = p
-    st.forder[p] = 0
+    st.pg[p].pstate = P_SWAPCACHE
+    st.pg[p].head = p
+    st.pg[p].forder = 0
     flags = F_SWAPCACHE
     if readahead:
         flags |= F_READAHEAD
-        st.C[C_SWAP_RA] += 1
-        st.D[D_RA_PAGES] += 1
+        st.G[C_BASE + C_SWAP_RA] += 1
+        st.G[D_BASE + D_RA_PAGES] += 1
     if where == P_ZSWAP:
         flags |= F_DIRTY            # zswap_load() erased the entry: only memory holds it
-        st.backing[p] = 0
+        st.pg[p].backing = 0
     else:
-        st.backing[p] = where
-    st.fflags[p] = flags
-    workingset_refault(st, p, st.shadow[p], 1)
-    st.shadow[p] = -1
-    st.used[p] = 1
-    st.D[D_SWAPIN_PAGES] += 1
+        st.pg[p].backing = where
+    st.pg[p].fflags = flags
+    workingset_refault(st, p, st.pg[p].shadow, 1)
+    st.pg[p].shadow = -1
+    st.pg[p].used = 1
+    st.G[D_BASE + D_SWAPIN_PAGES] += 1
     lruvec_add_folio(st, p)
     return True
 
@@ -80,54 +96,54 @@ def read_swap_cache_page(st, p, readahead):
 @njit(cache=True)
 def swapin_nr_pages(st, offset):
     """swapin_nr_pages() for cluster readahead."""
-    max_pages = 1 << st.P[P_PAGE_CLUSTER]
+    max_pages = 1 << st.G[P_BASE + P_PAGE_CLUSTER]
     if max_pages <= 1:
         return 1
-    hits = st.S[S_RA_HITS]
-    st.S[S_RA_HITS] = 0
-    pages = __swapin_nr_pages(st.S[S_RA_PREV_OFFSET], offset, hits, max_pages,
-                              st.S[S_RA_PREV_WIN])
+    hits = st.G[S_RA_HITS]
+    st.G[S_RA_HITS] = 0
+    pages = __swapin_nr_pages(st.G[S_RA_PREV_OFFSET], offset, hits, max_pages,
+                              st.G[S_RA_PREV_WIN])
     if hits == 0:
-        st.S[S_RA_PREV_OFFSET] = offset
-    st.S[S_RA_PREV_WIN] = pages
+        st.G[S_RA_PREV_OFFSET] = offset
+    st.G[S_RA_PREV_WIN] = pages
     return pages
 
 
 @njit(cache=True)
 def swap_cluster_readahead(st, p):
     """swap_cluster_readahead(): read the aligned block of swap offsets around the entry."""
-    offset = st.slot[p]
+    offset = st.pg[p].slot
     mask = swapin_nr_pages(st, offset) - 1
     if mask == 0:
         read_swap_cache_page(st, p, False)
         return
     start = offset & ~mask
-    end = min(offset | mask, st.P[P_SWAP_SLOTS] - 1)
+    end = min(offset | mask, st.G[P_BASE + P_SWAP_SLOTS] - 1)
     for off in range(start, end + 1):
-        q = st.slot_owner[off]
+        q = st.sl[off]
         if q < 0:
             continue
         if q == p:
             read_swap_cache_page(st, p, False)
-        elif is_swapped(st.pstate[q]):
+        elif is_swapped(st.pg[q].pstate):
             read_swap_cache_page(st, q, True)
-    if st.pstate[p] != P_SWAPCACHE:       # the target must be read even if RA skipped it
+    if st.pg[p].pstate != P_SWAPCACHE:       # the target must be read even if RA skipped it
         read_swap_cache_page(st, p, False)
 
 
 @njit(cache=True)
 def swap_vma_readahead(st, p):
     """swap_vma_readahead() with swap_vma_ra_win(): pages around the faulting address."""
-    max_win = 1 << min(st.P[P_PAGE_CLUSTER], SWAP_RA_ORDER_CEILING)
-    prev = st.S[S_RA_PREV_PAGE]
+    max_win = 1 << min(st.G[P_BASE + P_PAGE_CLUSTER], SWAP_RA_ORDER_CEILING)
+    prev = st.G[S_RA_PREV_PAGE]
     if max_win == 1:
         win = 1
     else:
-        hits = st.S[S_RA_HITS]
-        st.S[S_RA_HITS] = 0
-        win = __swapin_nr_pages(prev, p, hits, max_win, st.S[S_RA_VMA_WIN])
-        st.S[S_RA_PREV_PAGE] = p
-        st.S[S_RA_VMA_WIN] = win
+        hits = st.G[S_RA_HITS]
+        st.G[S_RA_HITS] = 0
+        win = __swapin_nr_pages(prev, p, hits, max_win, st.G[S_RA_VMA_WIN])
+        st.G[S_RA_PREV_PAGE] = p
+        st.G[S_RA_VMA_WIN] = win
     if win == 1:
         read_swap_cache_page(st, p, False)
         return
@@ -139,21 +155,21 @@ def swap_vma_readahead(st, p):
         left = (win - 1) // 2
         lo, hi = p - left, p + win - left
     block = p & ~511
-    lo = max(lo, st.vma_lo[p], block)
-    hi = min(hi, st.vma_hi[p], block + 512)
+    lo = max(lo, st.pg[p].vma_lo, block)
+    hi = min(hi, st.pg[p].vma_hi, block + 512)
     for q in range(lo, hi):
         if q == p:
             read_swap_cache_page(st, p, False)
-        elif is_swapped(st.pstate[q]) and st.slot[q] >= 0:
+        elif is_swapped(st.pg[q].pstate) and st.pg[q].slot >= 0:
             read_swap_cache_page(st, q, True)
-    if st.pstate[p] != P_SWAPCACHE:
+    if st.pg[p].pstate != P_SWAPCACHE:
         read_swap_cache_page(st, p, False)
 
 
 @njit(cache=True)
 def swapin_readahead(st, p):
     """swapin_readahead(): VMA readahead unless a rotational swap device is active."""
-    if st.P[P_ROTATIONAL]:
+    if st.G[P_BASE + P_ROTATIONAL]:
         swap_cluster_readahead(st, p)
     else:
         swap_vma_readahead(st, p)

@@ -9,15 +9,21 @@ on block devices (every backend modelled here is one).
 
 from numba import njit
 
-from replay.model.state import (CLUSTER_PAGES, P_SWAP_SLOTS, S_CUR_CLUSTER0,
-                                S_FREE_CLUSTER_SCAN, S_SWAP_USED)
+from replay.model.state import (
+    CLUSTER_PAGES,
+    P_BASE,
+    P_SWAP_SLOTS,
+    S_CUR_CLUSTER0,
+    S_FREE_CLUSTER_SCAN,
+    S_SWAP_USED,
+)
 
 
 @njit(cache=True)
 def _run_in_cluster(st, c, nr):
     """First free aligned run of nr slots in cluster c at or after its next hint, or -1."""
     base = c * CLUSTER_PAGES
-    start = (st.cluster_next[c] // nr) * nr
+    start = (st.cl[c].next // nr) * nr
     for k in range(2):
         lo = start if k == 0 else 0
         hi = CLUSTER_PAGES if k == 0 else start
@@ -25,7 +31,7 @@ def _run_in_cluster(st, c, nr):
         while off < hi:
             ok = True
             for i in range(nr):
-                if st.slot_owner[base + off + i] >= 0:
+                if st.sl[base + off + i] >= 0:
                     ok = False
                     break
             if ok:
@@ -37,41 +43,41 @@ def _run_in_cluster(st, c, nr):
 @njit(cache=True)
 def _take(st, c, s, nr, first_page):
     for i in range(nr):
-        st.slot_owner[s + i] = first_page + i
-    st.cluster_free[c] -= nr
-    st.cluster_next[c] = (s - c * CLUSTER_PAGES + nr) % CLUSTER_PAGES
-    st.S[S_SWAP_USED] += nr
+        st.sl[s + i] = first_page + i
+    st.cl[c].free -= nr
+    st.cl[c].next = (s - c * CLUSTER_PAGES + nr) % CLUSTER_PAGES
+    st.G[S_SWAP_USED] += nr
 
 
 @njit(cache=True)
 def folio_alloc_swap(st, order, first_page):
     """folio_alloc_swap(): slots for a folio of this order; the first slot, or -1."""
     nr = 1 << order
-    n_clusters = st.P[P_SWAP_SLOTS] // CLUSTER_PAGES
-    cur = st.S[S_CUR_CLUSTER0 + order]
-    if cur >= 0 and st.cluster_order[cur] == order and st.cluster_free[cur] >= nr:
+    n_clusters = st.G[P_BASE + P_SWAP_SLOTS] // CLUSTER_PAGES
+    cur = st.G[S_CUR_CLUSTER0 + order]
+    if cur >= 0 and st.cl[cur].order == order and st.cl[cur].free >= nr:
         s = _run_in_cluster(st, cur, nr)
         if s >= 0:
             _take(st, cur, s, nr, first_page)
             return s
     # a free cluster becomes this order's current cluster
-    start = st.S[S_FREE_CLUSTER_SCAN]
+    start = st.G[S_FREE_CLUSTER_SCAN]
     for k in range(n_clusters):
         c = (start + k) % n_clusters
-        if st.cluster_free[c] == CLUSTER_PAGES:
-            st.cluster_order[c] = order
-            st.cluster_next[c] = 0
-            st.S[S_CUR_CLUSTER0 + order] = c
-            st.S[S_FREE_CLUSTER_SCAN] = c
+        if st.cl[c].free == CLUSTER_PAGES:
+            st.cl[c].order = order
+            st.cl[c].next = 0
+            st.G[S_CUR_CLUSTER0 + order] = c
+            st.G[S_FREE_CLUSTER_SCAN] = c
             _take(st, c, c * CLUSTER_PAGES, nr, first_page)
             return c * CLUSTER_PAGES
     # no free cluster: nonfull clusters of this order, then (order 0) fragmented ones
     for k in range(n_clusters):
         c = (start + k) % n_clusters
-        if st.cluster_free[c] >= nr and (st.cluster_order[c] == order or order == 0):
+        if st.cl[c].free >= nr and (st.cl[c].order == order or order == 0):
             s = _run_in_cluster(st, c, nr)
             if s >= 0:
-                st.S[S_CUR_CLUSTER0 + order] = c
+                st.G[S_CUR_CLUSTER0 + order] = c
                 _take(st, c, s, nr, first_page)
                 return s
     return -1
@@ -80,12 +86,12 @@ def folio_alloc_swap(st, order, first_page):
 @njit(cache=True)
 def swap_free_slot(st, s):
     """swap_entries_free() for one slot: the slot and its cluster count are released."""
-    if s < 0 or st.slot_owner[s] < 0:
+    if s < 0 or st.sl[s] < 0:
         return
-    st.slot_owner[s] = -1
+    st.sl[s] = -1
     c = s // CLUSTER_PAGES
-    st.cluster_free[c] += 1
-    st.S[S_SWAP_USED] -= 1
-    if st.cluster_free[c] == CLUSTER_PAGES:
-        st.cluster_order[c] = -1
-        st.cluster_next[c] = 0
+    st.cl[c].free += 1
+    st.G[S_SWAP_USED] -= 1
+    if st.cl[c].free == CLUSTER_PAGES:
+        st.cl[c].order = -1
+        st.cl[c].next = 0

@@ -14,17 +14,42 @@ finished at once), file pages (the modelled memcg has none), MGLRU.
 import numpy as np
 from numba import njit
 
-from replay.model.mm_inline import (folio_nr_pages, lru_tail, lruvec_add_folio,
-                                    lruvec_del_folio)
+from replay.model.mm_inline import folio_nr_pages, lru_tail, lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
 from replay.model.page_io import swap_writeout
-from replay.model.state import (C_PGACTIVATE, C_PGDEACTIVATE, C_PGSCAN, C_PGSTEAL,
-                                C_THP_SPLIT_PAGE, C_THP_SWPOUT_FALLBACK, C_WS_REFAULT,
-                                D_RECLAIM_ROUNDS, D_UNUSED_RECLAIMED, F_ACTIVE, F_DIRTY,
-                                F_LRU, F_PARTIAL, F_READAHEAD, F_REFERENCED, F_SWAPCACHE,
-                                F_WORKINGSET, P_DEVICE, P_FREED, P_MAPPED,
-                                PMD_ORDER, PS_SPLIT, PS_SWPOUT_FALLBACK, S_NR_ACTIVE,
-                                S_NR_INACTIVE, S_REFAULT_SNAP, SWAP_CLUSTER_MAX)
+from replay.model.state import (
+    C_BASE,
+    C_PGACTIVATE,
+    C_PGDEACTIVATE,
+    C_PGSCAN,
+    C_PGSTEAL,
+    C_THP_SPLIT_PAGE,
+    C_THP_SWPOUT_FALLBACK,
+    C_WS_REFAULT,
+    D_BASE,
+    D_RECLAIM_ROUNDS,
+    D_UNUSED_RECLAIMED,
+    F_ACTIVE,
+    F_DIRTY,
+    F_LRU,
+    F_PARTIAL,
+    F_READAHEAD,
+    F_REFERENCED,
+    F_SWAPCACHE,
+    F_WORKINGSET,
+    P_DEVICE,
+    P_FREED,
+    P_MAPPED,
+    PMD_ORDER,
+    PS_BASE,
+    PS_SPLIT,
+    PS_STRIDE,
+    PS_SWPOUT_FALLBACK,
+    S_NR_ACTIVE,
+    S_NR_INACTIVE,
+    S_REFAULT_SNAP,
+    SWAP_CLUSTER_MAX,
+)
 from replay.model.swapfile import folio_alloc_swap
 from replay.model.workingset import workingset_eviction
 
@@ -39,9 +64,9 @@ def folio_referenced(st, h):
     cnt = 0
     for i in range(folio_nr_pages(st, h)):
         p = h + i
-        if st.young[p]:
-            st.young[p] = 0
-            if st.pstate[p] == P_MAPPED:
+        if st.pg[p].young:
+            st.pg[p].young = 0
+            if st.pg[p].pstate == P_MAPPED:
                 cnt += 1
     return cnt
 
@@ -50,10 +75,10 @@ def folio_referenced(st, h):
 def folio_check_references(st, h):
     """folio_check_references() for an anon folio."""
     refs = folio_referenced(st, h)
-    was_referenced = st.fflags[h] & F_REFERENCED
-    st.fflags[h] &= ~F_REFERENCED
+    was_referenced = st.pg[h].fflags & F_REFERENCED
+    st.pg[h].fflags &= ~F_REFERENCED
     if refs:
-        st.fflags[h] |= F_REFERENCED
+        st.pg[h].fflags |= F_REFERENCED
         if was_referenced or refs > 1:
             return FOLIOREF_ACTIVATE
         return FOLIOREF_KEEP
@@ -64,24 +89,24 @@ def folio_check_references(st, h):
 def split_folio(st, h):
     """split_folio(): order-0 folios in place; unmapped (freed) subpages are freed.
     The folio must be off the LRU; returns the number of pages freed."""
-    order = st.forder[h]
+    order = st.pg[h].forder
     nr = 1 << order
-    flags = st.fflags[h] & (F_ACTIVE | F_REFERENCED | F_DIRTY | F_WORKINGSET | F_SWAPCACHE
+    flags = st.pg[h].fflags & (F_ACTIVE | F_REFERENCED | F_DIRTY | F_WORKINGSET | F_SWAPCACHE
                             | F_READAHEAD)
     freed = 0
-    st.PS[order, PS_SPLIT] += 1
+    st.G[PS_BASE + (order) * PS_STRIDE + PS_SPLIT] += 1
     if order == PMD_ORDER:
-        st.C[C_THP_SPLIT_PAGE] += 1
+        st.G[C_BASE + C_THP_SPLIT_PAGE] += 1
     for i in range(nr):
         p = h + i
-        st.forder[p] = 0
-        if st.pstate[p] == P_FREED:
-            st.head[p] = -1
-            st.fflags[p] = 0
+        st.pg[p].forder = 0
+        if st.pg[p].pstate == P_FREED:
+            st.pg[p].head = -1
+            st.pg[p].fflags = 0
             freed += 1
         else:
-            st.head[p] = p
-            st.fflags[p] = flags
+            st.pg[p].head = p
+            st.pg[p].fflags = flags
     if freed:
         page_counter_uncharge(st, freed)
     return freed
@@ -91,13 +116,13 @@ def split_folio(st, h):
 def _free_folio(st, h, nr):
     for i in range(nr):
         p = h + i
-        st.head[p] = -1
-        st.young[p] = 0
-        if st.used[p] == 1:
-            st.D[D_UNUSED_RECLAIMED] += 1
-        st.used[p] = 0
-    st.fflags[h] = 0
-    st.forder[h] = 0
+        st.pg[p].head = -1
+        st.pg[p].young = 0
+        if st.pg[p].used == 1:
+            st.G[D_BASE + D_UNUSED_RECLAIMED] += 1
+        st.pg[p].used = 0
+    st.pg[h].fflags = 0
+    st.pg[h].forder = 0
     page_counter_uncharge(st, nr)
 
 
@@ -108,29 +133,29 @@ def _swap_out_folio(st, h):
     Returns the pages reclaimed, or -1 when a large folio found no aligned slot run
     (the caller splits it). An order-0 folio with no free slot is activated.
     """
-    order = st.forder[h]
+    order = st.pg[h].forder
     nr = 1 << order
-    if not st.fflags[h] & F_SWAPCACHE:
+    if not st.pg[h].fflags & F_SWAPCACHE:
         s = folio_alloc_swap(st, order, h)
         if s < 0:
             if order > 0:
                 return -1
-            st.fflags[h] |= F_ACTIVE          # swap full: activate_locked
+            st.pg[h].fflags |= F_ACTIVE          # swap full: activate_locked
             lruvec_add_folio(st, h)
             return 0
         for i in range(nr):
-            st.slot[h + i] = s + i
-        st.fflags[h] |= F_SWAPCACHE | F_DIRTY     # add_to_swap() dirties the folio
-    if st.fflags[h] & F_DIRTY:
+            st.pg[h + i].slot = s + i
+        st.pg[h].fflags |= F_SWAPCACHE | F_DIRTY     # add_to_swap() dirties the folio
+    if st.pg[h].fflags & F_DIRTY:
         swap_writeout(st, h, order)
     else:
         for i in range(nr):                       # clean swap cache folio: no I/O
             p = h + i
-            st.pstate[p] = st.backing[p] if st.backing[p] else P_DEVICE
+            st.pg[p].pstate = st.pg[p].backing if st.pg[p].backing else P_DEVICE
     shadow = workingset_eviction(st, h, nr)
     for i in range(nr):
-        st.shadow[h + i] = shadow
-        st.backing[h + i] = 0
+        st.pg[h + i].shadow = shadow
+        st.pg[h + i].backing = 0
     _free_folio(st, h, nr)
     return nr
 
@@ -139,7 +164,7 @@ def _swap_out_folio(st, h):
 def _swap_out_split(st, h, nr):
     got = 0
     for i in range(nr):
-        if st.head[h + i] == h + i:
+        if st.pg[h + i].head == h + i:
             r = _swap_out_folio(st, h + i)
             if r > 0:
                 got += r
@@ -154,27 +179,27 @@ def shrink_folio(st, h, ignore_references):
     is split first (its unmapped pages freed without I/O); a large folio with no
     aligned slot run is split (swpout_fallback) and its pages swapped out one by one.
     """
-    order = st.forder[h]
+    order = st.pg[h].forder
     nr = 1 << order
     if not ignore_references:
         ref = folio_check_references(st, h)
         if ref == FOLIOREF_ACTIVATE:
-            st.fflags[h] |= F_ACTIVE
-            st.C[C_PGACTIVATE] += nr
+            st.pg[h].fflags |= F_ACTIVE
+            st.G[C_BASE + C_PGACTIVATE] += nr
             lruvec_add_folio(st, h)
             return 0
         if ref == FOLIOREF_KEEP:
             lruvec_add_folio(st, h)
             return 0
-    if order > 0 and st.fflags[h] & F_PARTIAL:
+    if order > 0 and st.pg[h].fflags & F_PARTIAL:
         split_folio(st, h)
         return _swap_out_split(st, h, nr)
     got = _swap_out_folio(st, h)
     if got >= 0:
         return got
-    st.PS[order, PS_SWPOUT_FALLBACK] += 1
+    st.G[PS_BASE + (order) * PS_STRIDE + PS_SWPOUT_FALLBACK] += 1
     if order == PMD_ORDER:
-        st.C[C_THP_SWPOUT_FALLBACK] += 1
+        st.G[C_BASE + C_THP_SWPOUT_FALLBACK] += 1
     split_folio(st, h)
     return _swap_out_split(st, h, nr)
 
@@ -193,11 +218,11 @@ def shrink_inactive_list(st, nr_to_scan):
         buf[k] = h
         k += 1
         scanned += folio_nr_pages(st, h)
-    st.C[C_PGSCAN] += scanned
+    st.G[C_BASE + C_PGSCAN] += scanned
     reclaimed = 0
     for j in range(k):
         reclaimed += shrink_folio(st, buf[j], 0)
-    st.C[C_PGSTEAL] += reclaimed
+    st.G[C_BASE + C_PGSTEAL] += reclaimed
     return reclaimed
 
 
@@ -211,19 +236,19 @@ def shrink_active_list(st, nr_to_scan):
             break
         lruvec_del_folio(st, h)
         folio_referenced(st, h)
-        st.fflags[h] &= ~F_ACTIVE
-        st.fflags[h] |= F_WORKINGSET
+        st.pg[h].fflags &= ~F_ACTIVE
+        st.pg[h].fflags |= F_WORKINGSET
         lruvec_add_folio(st, h)
         nr = folio_nr_pages(st, h)
-        st.C[C_PGDEACTIVATE] += nr
+        st.G[C_BASE + C_PGDEACTIVATE] += nr
         scanned += nr
 
 
 @njit(cache=True)
 def inactive_is_low(st):
     """inactive_is_low() for anon: inactive * ratio < active, ratio = sqrt(10 * GiB) or 1."""
-    inactive = st.S[S_NR_INACTIVE]
-    active = st.S[S_NR_ACTIVE]
+    inactive = st.G[S_NR_INACTIVE]
+    active = st.G[S_NR_ACTIVE]
     gb = (inactive + active) >> 18
     ratio = int(np.sqrt(10.0 * gb)) if gb else 1
     return inactive * ratio < active
@@ -233,12 +258,12 @@ def inactive_is_low(st):
 def try_to_free_mem_cgroup_pages(st, nr_pages):
     """try_to_free_mem_cgroup_pages(): reclaim at least max(nr_pages, SWAP_CLUSTER_MAX)."""
     target = max(nr_pages, SWAP_CLUSTER_MAX)
-    st.D[D_RECLAIM_ROUNDS] += 1
-    may_deactivate = st.C[C_WS_REFAULT] != st.S[S_REFAULT_SNAP] or inactive_is_low(st)
+    st.G[D_BASE + D_RECLAIM_ROUNDS] += 1
+    may_deactivate = st.G[C_BASE + C_WS_REFAULT] != st.G[S_REFAULT_SNAP] or inactive_is_low(st)
     reclaimed = 0
     idle = 0
     while reclaimed < target:
-        if st.S[S_NR_INACTIVE] + st.S[S_NR_ACTIVE] == 0:
+        if st.G[S_NR_INACTIVE] + st.G[S_NR_ACTIVE] == 0:
             break
         if may_deactivate and inactive_is_low(st):
             shrink_active_list(st, SWAP_CLUSTER_MAX)
@@ -246,15 +271,15 @@ def try_to_free_mem_cgroup_pages(st, nr_pages):
         reclaimed += got
         if got == 0:
             idle += 1
-            if st.S[S_NR_INACTIVE] == 0:
+            if st.G[S_NR_INACTIVE] == 0:
                 shrink_active_list(st, SWAP_CLUSTER_MAX)
-            if idle > 4 * (st.S[S_NR_INACTIVE] + st.S[S_NR_ACTIVE]) // SWAP_CLUSTER_MAX + 8:
+            if idle > 4 * (st.G[S_NR_INACTIVE] + st.G[S_NR_ACTIVE]) // SWAP_CLUSTER_MAX + 8:
                 break
         else:
             idle = 0
     if inactive_is_low(st):
         shrink_active_list(st, SWAP_CLUSTER_MAX)
-    st.S[S_REFAULT_SNAP] = st.C[C_WS_REFAULT]
+    st.G[S_REFAULT_SNAP] = st.G[C_BASE + C_WS_REFAULT]
     return reclaimed
 
 
@@ -269,8 +294,8 @@ def exact_lru_evict(st, nr_pages):
             break
         lruvec_del_folio(st, h)
         got = shrink_folio(st, h, 1)
-        st.C[C_PGSCAN] += folio_nr_pages(st, h) if got == 0 else got
-        st.C[C_PGSTEAL] += got
+        st.G[C_BASE + C_PGSCAN] += folio_nr_pages(st, h) if got == 0 else got
+        st.G[C_BASE + C_PGSTEAL] += got
         reclaimed += got
         if got == 0:
             break
@@ -280,7 +305,7 @@ def exact_lru_evict(st, nr_pages):
 @njit(cache=True)
 def reclaim_pages(st, h):
     """reclaim_pages() for MADV_PAGEOUT: reclaim the folio ignoring references."""
-    if not st.fflags[h] & F_LRU:
+    if not st.pg[h].fflags & F_LRU:
         return 0
     lruvec_del_folio(st, h)
     return shrink_folio(st, h, 1)

@@ -2,8 +2,18 @@
 
 from numba import njit
 
-from replay.model.state import (C_WS_ACTIVATE, C_WS_REFAULT, C_WS_RESTORE, F_ACTIVE,
-                                F_WORKINGSET, P_EXACT_LRU, S_AGE, S_NR_ACTIVE)
+from replay.model.state import (
+    C_BASE,
+    C_WS_ACTIVATE,
+    C_WS_REFAULT,
+    C_WS_RESTORE,
+    F_ACTIVE,
+    F_WORKINGSET,
+    P_BASE,
+    P_EXACT_LRU,
+    S_AGE,
+    S_NR_ACTIVE,
+)
 
 
 @njit(cache=True)
@@ -12,8 +22,8 @@ def workingset_eviction(st, h, nr):
 
     Leaves out: bucket_order (0 on 64-bit with this much RAM) and the memcg id in the shadow.
     """
-    st.S[S_AGE] += nr
-    return (st.S[S_AGE] << 1) | (1 if st.fflags[h] & F_WORKINGSET else 0)
+    st.G[S_AGE] += nr
+    return (st.G[S_AGE] << 1) | (1 if st.pg[h].fflags & F_WORKINGSET else 0)
 
 
 @njit(cache=True)
@@ -26,16 +36,16 @@ def workingset_refault(st, h, shadow, nr):
     """
     if shadow < 0:
         return
-    st.C[C_WS_REFAULT] += nr
-    if st.P[P_EXACT_LRU]:
+    st.G[C_BASE + C_WS_REFAULT] += nr
+    if st.G[P_BASE + P_EXACT_LRU]:
         return                     # one list, no activation, in the cache-simulator mode
     eviction = shadow >> 1
-    distance = st.S[S_AGE] - eviction
-    if distance > st.S[S_NR_ACTIVE]:
+    distance = st.G[S_AGE] - eviction
+    if distance > st.G[S_NR_ACTIVE]:
         return
-    st.fflags[h] |= F_ACTIVE
-    st.S[S_AGE] += nr
-    st.C[C_WS_ACTIVATE] += nr
+    st.pg[h].fflags |= F_ACTIVE
+    st.G[S_AGE] += nr
+    st.G[C_BASE + C_WS_ACTIVATE] += nr
     if shadow & 1:
-        st.fflags[h] |= F_WORKINGSET
-        st.C[C_WS_RESTORE] += nr
+        st.pg[h].fflags |= F_WORKINGSET
+        st.G[C_BASE + C_WS_RESTORE] += nr

@@ -11,11 +11,31 @@ compressed store) when the backend is zram.
 from numba import njit
 
 from replay.model.page_counter import obj_cgroup_charge_zswap
-from replay.model.state import (BACKEND_ZSWAP, C_PSWPOUT, C_ZSWAP_REJECT_POOL, C_ZSWPIN,
-                                C_ZSWPOUT, C_ZSWPWB, P_ACCEPT_BYTES, P_BACKEND,
-                                P_MEMCG_V2, P_NR_PAGES, P_POOL_LIMIT_BYTES, P_ZSWAP_MAX_BYTES,
-                                P_ZSWAP_WB, P_DEVICE, P_ZSWAP, PS_ZSWPOUT, S_POOL_BYTES,
-                                S_POOL_FULL, S_ZS_COUNT)
+from replay.model.state import (
+    BACKEND_ZSWAP,
+    C_BASE,
+    C_PSWPOUT,
+    C_ZSWAP_REJECT_POOL,
+    C_ZSWPIN,
+    C_ZSWPOUT,
+    C_ZSWPWB,
+    P_ACCEPT_BYTES,
+    P_BACKEND,
+    P_BASE,
+    P_DEVICE,
+    P_MEMCG_V2,
+    P_NR_PAGES,
+    P_POOL_LIMIT_BYTES,
+    P_ZSWAP,
+    P_ZSWAP_MAX_BYTES,
+    P_ZSWAP_WB,
+    PS_BASE,
+    PS_STRIDE,
+    PS_ZSWPOUT,
+    S_POOL_BYTES,
+    S_POOL_FULL,
+    S_ZS_COUNT,
+)
 
 PAGE_SIZE = 4096
 ZS_SIZE_CLASS_DELTA = 16    # zsmalloc size classes are 16 bytes apart
@@ -25,7 +45,7 @@ ZS_SIZE_CLASS_DELTA = 16    # zsmalloc size classes are 16 bytes apart
 def zswap_entry_bytes(st, p):
     """Pool bytes of one stored page: compressed size rounded to its zsmalloc class;
     an incompressible page is stored as is (PAGE_SIZE)."""
-    c = st.comp[p]
+    c = st.pg[p].comp
     if c >= PAGE_SIZE:
         return PAGE_SIZE
     return ((c + ZS_SIZE_CLASS_DELTA - 1) // ZS_SIZE_CLASS_DELTA) * ZS_SIZE_CLASS_DELTA
@@ -33,34 +53,34 @@ def zswap_entry_bytes(st, p):
 
 @njit(cache=True)
 def _lru_add(st, p):
-    n = st.P[P_NR_PAGES]
-    prv = st.zs_prev[n]          # tail = newest
-    st.zs_prev[n] = p
-    st.zs_next[p] = n
-    st.zs_prev[p] = prv
-    st.zs_next[prv] = p
-    st.zs_ref[p] = 1             # entry->referenced = true at store
-    st.S[S_ZS_COUNT] += 1
+    n = st.G[P_BASE + P_NR_PAGES]
+    prv = st.pg[n].zs_prev          # tail = newest
+    st.pg[n].zs_prev = p
+    st.pg[p].zs_next = n
+    st.pg[p].zs_prev = prv
+    st.pg[prv].zs_next = p
+    st.pg[p].zs_ref = 1             # entry->referenced = true at store
+    st.G[S_ZS_COUNT] += 1
 
 
 @njit(cache=True)
 def _lru_del(st, p):
-    prv = st.zs_prev[p]
-    nxt = st.zs_next[p]
-    st.zs_next[prv] = nxt
-    st.zs_prev[nxt] = prv
-    st.S[S_ZS_COUNT] -= 1
+    prv = st.pg[p].zs_prev
+    nxt = st.pg[p].zs_next
+    st.pg[prv].zs_next = nxt
+    st.pg[nxt].zs_prev = prv
+    st.G[S_ZS_COUNT] -= 1
 
 
 @njit(cache=True)
 def zswap_check_limits(st):
     """zswap_check_limits(): True when the pool is (still) full and stores are refused."""
-    cur = st.S[S_POOL_BYTES]
-    if cur >= st.P[P_POOL_LIMIT_BYTES]:
-        st.S[S_POOL_FULL] = 1
-    elif st.S[S_POOL_FULL] and cur <= st.P[P_ACCEPT_BYTES]:
-        st.S[S_POOL_FULL] = 0
-    return st.S[S_POOL_FULL] != 0
+    cur = st.G[S_POOL_BYTES]
+    if cur >= st.G[P_BASE + P_POOL_LIMIT_BYTES]:
+        st.G[S_POOL_FULL] = 1
+    elif st.G[S_POOL_FULL] and cur <= st.G[P_BASE + P_ACCEPT_BYTES]:
+        st.G[S_POOL_FULL] = 0
+    return st.G[S_POOL_FULL] != 0
 
 
 @njit(cache=True)
@@ -68,9 +88,9 @@ def zswap_writeback_entry(st, p):
     """zswap_writeback_entry(): decompress one entry and write it to its slot on the device."""
     _lru_del(st, p)
     obj_cgroup_charge_zswap(st, -zswap_entry_bytes(st, p))
-    st.pstate[p] = P_DEVICE
-    st.C[C_ZSWPWB] += 1
-    st.C[C_PSWPOUT] += 1
+    st.pg[p].pstate = P_DEVICE
+    st.G[C_BASE + C_ZSWPWB] += 1
+    st.G[C_BASE + C_PSWPOUT] += 1
 
 
 @njit(cache=True)
@@ -78,16 +98,16 @@ def shrink_worker(st, target_bytes):
     """shrink_worker() / shrink_memcg_cb(): write back from the LRU with a second chance
     until the pool is at most target_bytes. Runs synchronously here (a workqueue in
     the kernel)."""
-    n = st.P[P_NR_PAGES]
-    guard = 2 * st.S[S_ZS_COUNT] + 2
-    while st.S[S_POOL_BYTES] > target_bytes and st.S[S_ZS_COUNT] > 0 and guard > 0:
+    n = st.G[P_BASE + P_NR_PAGES]
+    guard = 2 * st.G[S_ZS_COUNT] + 2
+    while st.G[S_POOL_BYTES] > target_bytes and st.G[S_ZS_COUNT] > 0 and guard > 0:
         guard -= 1
-        e = st.zs_next[n]        # oldest
-        if st.zs_ref[e]:
-            st.zs_ref[e] = 0     # second chance: rotate
+        e = st.pg[n].zs_next        # oldest
+        if st.pg[e].zs_ref:
+            st.pg[e].zs_ref = 0     # second chance: rotate
             _lru_del(st, e)
             _lru_add(st, e)
-            st.zs_ref[e] = 0
+            st.pg[e].zs_ref = 0
             continue
         zswap_writeback_entry(st, e)
 
@@ -99,28 +119,28 @@ def zswap_store(st, h, order):
     Leaves out: compression failures (incompressible pages are stored raw) and
     the per-memcg zswap.max shrink of one entry before refusing.
     """
-    if st.P[P_BACKEND] != BACKEND_ZSWAP:
+    if st.G[P_BASE + P_BACKEND] != BACKEND_ZSWAP:
         return False
     nr = 1 << order
     if zswap_check_limits(st):
-        st.C[C_ZSWAP_REJECT_POOL] += 1
-        if st.P[P_ZSWAP_WB]:
-            shrink_worker(st, st.P[P_ACCEPT_BYTES])
+        st.G[C_BASE + C_ZSWAP_REJECT_POOL] += 1
+        if st.G[P_BASE + P_ZSWAP_WB]:
+            shrink_worker(st, st.G[P_BASE + P_ACCEPT_BYTES])
         return False
     total = 0
     for i in range(nr):
         total += zswap_entry_bytes(st, h + i)
-    if st.P[P_MEMCG_V2] and st.P[P_ZSWAP_MAX_BYTES] >= 0 and \
-            st.S[S_POOL_BYTES] + total > st.P[P_ZSWAP_MAX_BYTES]:
+    if st.G[P_BASE + P_MEMCG_V2] and st.G[P_BASE + P_ZSWAP_MAX_BYTES] >= 0 and \
+            st.G[S_POOL_BYTES] + total > st.G[P_BASE + P_ZSWAP_MAX_BYTES]:
         return False             # obj_cgroup_may_zswap() refused
     for i in range(nr):
         p = h + i
-        st.pstate[p] = P_ZSWAP
+        st.pg[p].pstate = P_ZSWAP
         _lru_add(st, p)
     obj_cgroup_charge_zswap(st, total)
-    st.C[C_ZSWPOUT] += nr
+    st.G[C_BASE + C_ZSWPOUT] += nr
     if order > 0:
-        st.PS[order, PS_ZSWPOUT] += 1
+        st.G[PS_BASE + (order) * PS_STRIDE + PS_ZSWPOUT] += 1
     return True
 
 
@@ -129,7 +149,7 @@ def zswap_load(st, p):
     """zswap_load() of one page (v6.18 erases the entry: the folio is then dirty)."""
     _lru_del(st, p)
     obj_cgroup_charge_zswap(st, -zswap_entry_bytes(st, p))
-    st.C[C_ZSWPIN] += 1
+    st.G[C_BASE + C_ZSWPIN] += 1
 
 
 @njit(cache=True)

@@ -46,7 +46,7 @@ def available() -> dict[str, Policy]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             obj = ep.load()
-        except Exception as e:   # a broken plugin must not break the tool
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not break the tool
             raise SettingsError(f"policy entry point {ep.name!r} failed to load: {e}") from None
         pol = _from_module(obj, ep.dist.name if ep.dist else "entry point")
         found.setdefault(pol.name, pol)

@@ -6,8 +6,7 @@ window would have covered it), or at least half of the neighbouring PTEs are
 young. Otherwise order 0.
 """
 
-from replay.policies.base import (V_ADJACENT, V_CANDIDATES, V_YOUNG_NEAR, policy,
-                                  range_is_uniform)
+from replay.policies.base import V_ADJACENT, V_CANDIDATES, V_YOUNG_NEAR, policy, range_is_uniform
 
 NAME = "locality-admitted"
 SUMMARY = "fujunjie RFC v2: as hybrid-rejected, max 64K, only with locality evidence"
