@@ -147,6 +147,9 @@ def check_accesses(time_ns: np.ndarray, vpn: np.ndarray, op: np.ndarray, asid: n
 def _temp_beside(final: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
+    umask = os.umask(0)          # mkstemp makes 0600; the renamed trace gets the usual mode
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)
     return Path(name)
 
 

@@ -1,9 +1,90 @@
-"""Importers from formats people already record; one module per format."""
+"""Importers from formats people already record; one module per format.
+
+Each module (imported lazily, only when its format is used) defines
+``FORMAT`` (its name here), ``OPTIONS`` (the option names it accepts) and
+``import_trace(src, out, options)``, which streams the source into a
+``TraceWriter``. ``run_import`` is the one way in: it checks the paths, rejects
+options the format does not use, and turns every complaint about the input
+into one ``TraceError`` line (file, format, line or record, what is wrong).
+See docs/trace-format.md for how each source maps to page accesses.
+"""
 
 from __future__ import annotations
 
-FORMATS: dict[str, str] = {}
+import importlib
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+
+from replay.errors import ReplayError, SettingsError, TraceError
+
+FORMATS: dict[str, str] = {
+    "csv": "replay.importers.csvfile",
+    "lackey": "replay.importers.lackey",
+    "damo": "replay.importers.damo",
+    "libcachesim-csv": "replay.importers.libcachesim_csv",
+    "oraclegeneral": "replay.importers.oraclegeneral",
+    "champsim": "replay.importers.champsim",
+    "perf-script": "replay.importers.perf_script",
+}
+
+# options every importer takes (see replay/commands/import_.py)
+COMMON_OPTIONS = frozenset({"progress", "description", "command"})
 
 
-def run_import(fmt: str, src: str, out: str, options: dict) -> None:
-    raise NotImplementedError
+def importer(fmt: str):
+    """The module importing ``fmt``."""
+    if fmt not in FORMATS:
+        raise SettingsError(f"unknown trace format {fmt!r} (known: {', '.join(sorted(FORMATS))})")
+    return importlib.import_module(FORMATS[fmt])
+
+
+def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
+               options: dict | None = None) -> None:
+    """Import ``src`` (recorded in ``fmt``) as the canonical trace ``out``.
+
+    ``options`` maps option names to values; ``None`` values mean "not given".
+    Bad input raises ``TraceError``; nothing is left at ``out`` (or beside it)
+    unless the import succeeded.
+    """
+    module = importer(fmt)
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    allowed = COMMON_OPTIONS | module.OPTIONS
+    stray = sorted(set(given) - allowed)
+    if stray:
+        names = ", ".join("--" + s.replace("_", "-") for s in stray)
+        raise SettingsError(f"{names} does not apply to the {fmt} format")
+    src_path = Path(src)
+    out_path = Path(out)
+    if not src_path.exists():
+        raise TraceError("no such file", path=src_path, fmt=fmt)
+    if src_path.is_dir():
+        raise TraceError("is a folder, not a trace file", path=src_path, fmt=fmt)
+    if not os.access(src_path, os.R_OK):
+        raise TraceError("not readable (permission denied)", path=src_path, fmt=fmt)
+    if src_path.stat().st_size == 0:
+        raise TraceError("file is empty", path=src_path, fmt=fmt)
+    if out_path.exists() and out_path.resolve() == src_path.resolve():
+        raise SettingsError(f"output {out_path} is the source file itself")
+    if out_path.is_dir():
+        raise TraceError("output is a folder, not a file", path=out_path)
+    try:
+        module.import_trace(src_path, out_path, given)
+    except ReplayError:
+        raise
+    except MemoryError:
+        raise TraceError("out of memory while importing", path=src_path, fmt=fmt) from None
+    except (ValueError, OverflowError, UnicodeDecodeError, EOFError, json.JSONDecodeError,
+            pa.ArrowException) as e:
+        raise TraceError(_first_line(e), path=src_path, fmt=fmt) from None
+    except OSError as e:
+        # reading the source reports its own errors (Source.read_into): this is the output
+        raise TraceError(f"cannot write the trace ({e.strerror or _first_line(e)})",
+                         path=out_path) from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__

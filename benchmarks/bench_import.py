@@ -1,0 +1,180 @@
+"""Import speed, end to end: source file -> canonical Parquet trace.
+
+Generates (in a temp folder) a 10 M-line lackey file and a 10 M-line CSV
+(and 10 M-record oracleGeneral and ChampSim files), imports each in this
+process and prints lines (or records) per second. Python start-up is
+excluded, and so is numba's first call (loading its on-disk cache, or
+compiling on a fresh checkout), done on a small file first. The machine is
+shared and noisy: each import runs --repeat times and the best is shown.
+Target: >= 5 M lines/s.
+
+    python benchmarks/bench_import.py [--lines 10000000] [--repeat 3] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from numba import njit
+
+from replay.importers import run_import
+from replay.trace import open_trace
+
+
+@njit(cache=True)
+def _lackey_text(kind, addr, size, out):
+    """Write lackey lines ('I  %08x,%d' / ' L %08x,%d' ...) into out; return bytes used."""
+    hexd = np.frombuffer(b"0123456789abcdef", np.uint8)
+    p = 0
+    for i in range(len(kind)):
+        k = kind[i]
+        if k == 0:
+            out[p] = 73
+            out[p + 1] = 32
+        else:
+            out[p] = 32
+            out[p + 1] = 76 if k == 1 else (83 if k == 2 else 77)
+        out[p + 2] = 32
+        p += 3
+        a = addr[i]
+        nd = 1
+        while (a >> (4 * nd)) != 0:
+            nd += 1
+        nd = max(nd, 8)
+        for j in range(nd):
+            out[p + j] = hexd[(a >> (4 * (nd - 1 - j))) & 15]
+        p += nd
+        out[p] = 44
+        p += 1
+        s = size[i]
+        if s >= 10:
+            out[p] = 48 + s // 10
+            p += 1
+        out[p] = 48 + s % 10
+        out[p + 1] = 10
+        p += 2
+    return p
+
+
+def make_lackey(path: Path, lines: int, seed: int = 1) -> None:
+    """A lackey-like file: 60% I, 28% L, 9% S, 3% M lines over a 256 MiB heap + a stack."""
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        f.write(b"==4242== Lackey, an example Valgrind tool\n"
+                b"==4242== Command: ./synthetic\n==4242== \n")
+        step = 1 << 21
+        for s in range(0, lines, step):
+            n = min(step, lines - s)
+            kind = rng.choice(4, n, p=[0.60, 0.28, 0.09, 0.03]).astype(np.int64)
+            heap = 0x55d4a0000000 + rng.integers(0, 1 << 28, n) & ~7
+            stack = 0x7ffd5a000000 + rng.integers(0, 1 << 16, n) & ~7
+            code = 0x401000 + rng.integers(0, 1 << 20, n)
+            addr = np.where(kind == 0, code, np.where(rng.random(n) < 0.7, heap, stack))
+            size = np.where(kind == 0, rng.integers(1, 16, n), 8).astype(np.int64)
+            buf = np.empty(n * 24, np.uint8)
+            used = _lackey_text(kind, addr.astype(np.int64), size, buf)
+            f.write(buf[:used].tobytes())
+
+
+def make_csv(path: Path, lines: int, seed: int = 1) -> None:
+    """time_ns,vpn,op,asid rows (the canonical columns, so no options are needed)."""
+    rng = np.random.default_rng(seed)
+    step = 1 << 21
+    with pacsv.CSVWriter(path, pa.schema([("time_ns", pa.int64()), ("vpn", pa.int64()),
+                                          ("op", pa.string()), ("asid", pa.int32())])) as w:
+        for s in range(0, lines, step):
+            n = min(step, lines - s)
+            t = (np.arange(s, s + n, dtype=np.int64) * 100)
+            vpn = 0x7F0000000 + rng.integers(0, 1 << 18, n)
+            op = np.where(rng.random(n) < 0.3, "w", "r")
+            asid = rng.integers(0, 4, n).astype(np.int32)
+            w.write_table(pa.table({"time_ns": t, "vpn": vpn, "op": op, "asid": asid}))
+
+
+def make_oraclegeneral(path: Path, records: int, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    rec = np.zeros(records, np.dtype([("t", "<u4"), ("id", "<u8"), ("sz", "<u4"),
+                                      ("nx", "<i8")]))
+    rec["t"] = np.sort(rng.integers(0, 7200, records))
+    rec["id"] = rng.integers(0, 1 << 30, records)
+    rec["sz"] = 4096
+    rec["nx"] = -1
+    rec.tofile(path)
+
+
+def make_champsim(path: Path, records: int, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    rec = np.zeros((records, 8), np.uint64)
+    rec[:, 0] = 0x401000 + rng.integers(0, 1 << 20, records)
+    rec[:, 4] = np.where(rng.random(records) < 0.3, 0x55d4a0000000 +
+                         rng.integers(0, 1 << 28, records), 0)
+    rec[:, 2] = np.where(rng.random(records) < 0.1, 0x7ffd5a000000 +
+                         rng.integers(0, 1 << 16, records), 0)
+    rec.tofile(path)
+
+
+def timed_import(fmt: str, src: Path, out: Path, options: dict | None = None) -> float:
+    t0 = time.perf_counter()
+    run_import(fmt, src, out, dict(options or {}, progress=False))
+    return time.perf_counter() - t0
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            n += block.count(b"\n")
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=10_000_000)
+    ap.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
+    ap.add_argument("--repeat", type=int, default=3, help="imports per format (best is shown)")
+    args = ap.parse_args()
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-import-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        files = {
+            "lackey": (tmp / "big.lackey", make_lackey, {}),
+            "csv": (tmp / "big.csv", make_csv, {}),
+            "oraclegeneral": (tmp / "big.oracleGeneral.bin", make_oraclegeneral, {}),
+            "champsim": (tmp / "big.champsim", make_champsim, {}),
+        }
+        for fmt, (path, make, _opts) in files.items():
+            if not path.exists():
+                t0 = time.perf_counter()
+                make(path, args.lines)
+                print(f"generated {path.name}: {path.stat().st_size / 1e6:.0f} MB "
+                      f"in {time.perf_counter() - t0:.1f} s")
+        print(f"{'format':<15} {'lines':>12} {'best s':>8} {'median s':>9} "
+              f"{'M lines/s':>10} {'accesses':>12}   (best of {args.repeat})")
+        for fmt, (path, make, opts) in files.items():
+            small = tmp / f"small.{fmt}"
+            make(small, 1000)
+            timed_import(fmt, small, tmp / "small.parquet", opts)   # warm-up: numba cache
+            lines = count_lines(path) if fmt in ("lackey", "csv") else args.lines
+            out = tmp / f"{fmt}.parquet"
+            times = sorted(timed_import(fmt, path, out, opts) for _ in range(args.repeat))
+            acc = open_trace(out).num_accesses
+            best = times[0]
+            print(f"{fmt:<15} {lines:>12,} {best:>8.2f} {times[len(times) // 2]:>9.2f} "
+                  f"{lines / best / 1e6:>10.2f} {acc:>12,}")
+            out.unlink()
+    finally:
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"(cpu count {os.cpu_count()})")
+
+
+if __name__ == "__main__":
+    main()

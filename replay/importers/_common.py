@@ -1,0 +1,318 @@
+"""What every importer shares: opening (maybe compressed) sources, bounded chunks, progress.
+
+Importers read their source in chunks of a few tens of MB so memory stays
+bounded whatever the file size; text formats get chunks that end at a line
+end, with the number of the chunk's first line, so errors can name a line.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+
+from replay.errors import TraceError
+
+CHUNK_BYTES = 32 << 20          # text and binary chunks: bounded memory, big enough to vectorise
+PROGRESS_MIN_BYTES = 64 << 20   # a progress bar only for imports long enough to want one
+MAX_LINE_BYTES = 1 << 20        # a longer "line" is not text of any supported format
+
+# Decompressors' and decoders' complaints about corrupt or truncated input.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError, lzma.LZMAError, zlib.error, OSError, UnicodeDecodeError,
+)
+
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".lzma", ".zst", ".zstd", ".lz4")
+
+
+def compression_of(path: Path) -> str | None:
+    """The compression a source file's name announces (None for a plain file)."""
+    name = path.name.lower()
+    for suffix in _COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix[1:]
+    return None
+
+
+class Source:
+    """A source file opened for reading, decompressed on the fly when its name says so.
+
+    ``read_into`` fills a buffer; ``raw_pos`` is how far into the file on disk the
+    reader has got (compressed bytes), for progress bars.
+    """
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.size_bytes = path.stat().st_size
+        self.compression = compression_of(path)
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        raw = self._raw
+        if self.compression is None:
+            self._f = raw
+        elif self.compression == "gz":
+            self._f = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif self.compression == "bz2":
+            self._f = bz2.BZ2File(raw, "rb")
+        elif self.compression in ("xz", "lzma"):
+            self._f = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 - closed in close()
+        elif self.compression in ("zst", "zstd"):
+            import zstandard
+            self._f = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))
+        else:
+            import lz4.frame
+            self._f = lz4.frame.LZ4FrameFile(raw, "rb")
+
+    def read_into(self, view: memoryview) -> int:
+        """Fill ``view`` as far as the source allows; 0 at the end."""
+        total = 0
+        n = len(view)
+        while total < n:
+            try:
+                got = self._f.readinto(view[total:])
+            except DECODE_ERRORS as e:
+                raise TraceError(f"corrupt or truncated {self.compression or 'file'} data "
+                                 f"({first_line(e)})", path=self.path, fmt=self.fmt) from None
+            if not got:
+                break
+            total += got
+        return total
+
+    @property
+    def raw_pos(self) -> int:
+        try:
+            return self._raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    def close(self) -> None:
+        try:
+            if self._f is not self._raw:
+                self._f.close()
+        finally:
+            self._raw.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class TextChunk:
+    """Bytes ending at a line end (``data``), and the 1-based number of its first line."""
+
+    data: np.ndarray
+    first_line: int | None         # None when not counted (see line_at)
+    start_byte: int                # offset in the (decompressed) source
+
+
+def iter_text_chunks(src: Source, chunk_bytes: int | None = None, on_progress=None,
+                     count_lines: bool = True) -> Iterator[TextChunk]:
+    """Chunks of whole lines; the last line gets a newline added if the file lacks one.
+
+    Memory: one buffer of ``chunk_bytes`` plus the carried-over partial line.
+    Without ``count_lines`` the chunks' first_line is None (saves a pass over
+    the data; ``line_at`` finds a line number when an error needs one).
+    """
+    if chunk_bytes is None:
+        chunk_bytes = CHUNK_BYTES
+    buf = bytearray(chunk_bytes + MAX_LINE_BYTES + 1)
+    view = memoryview(buf)
+    carry = 0
+    line = 1
+    start_byte = 0
+    while True:
+        got = src.read_into(view[carry:carry + chunk_bytes])
+        end = carry + got
+        if on_progress is not None:
+            on_progress(src.raw_pos)
+        if got == 0:
+            if carry:
+                buf[carry] = 0x0A
+                arr = np.frombuffer(buf, np.uint8, carry + 1)
+                yield TextChunk(arr, line if count_lines else None, start_byte)
+            return
+        arr = np.frombuffer(buf, np.uint8, end)
+        cut = _last_newline(arr)
+        if cut < 0:
+            if end > MAX_LINE_BYTES:
+                raise _long_line(src, line if count_lines else None)
+            carry = end
+            continue
+        chunk = arr[:cut + 1]
+        yield TextChunk(chunk, line if count_lines else None, start_byte)
+        if count_lines:
+            line += int(np.count_nonzero(chunk == 0x0A))
+        start_byte += cut + 1
+        rest = end - (cut + 1)
+        if rest > MAX_LINE_BYTES:
+            raise _long_line(src, line if count_lines else None)
+        buf[:rest] = buf[cut + 1:end]
+        carry = rest
+
+
+def _long_line(src: Source, line: int | None) -> TraceError:
+    return TraceError(f"line longer than {MAX_LINE_BYTES} bytes: not a text trace",
+                      path=src.path, fmt=src.fmt, line=line)
+
+
+def line_at(path: Path, fmt: str, byte: int) -> int:
+    """1-based number of the line starting at (decompressed) offset ``byte`` of ``path``."""
+    lines = 1
+    done = 0
+    buf = bytearray(1 << 22)
+    with Source(path, fmt) as src:
+        while done < byte:
+            got = src.read_into(memoryview(buf)[:min(len(buf), byte - done)])
+            if not got:
+                break
+            lines += buf[:got].count(b"\n")
+            done += got
+    return lines
+
+
+def _last_newline(arr: np.ndarray) -> int:
+    """Index of the last b'\\n' in ``arr`` (searching backwards), or -1."""
+    n = len(arr)
+    step = 1 << 16
+    hi = n
+    while hi > 0:
+        lo = max(0, hi - step)
+        idx = np.flatnonzero(arr[lo:hi] == 0x0A)
+        if len(idx):
+            return lo + int(idx[-1])
+        hi = lo
+    return -1
+
+
+def iter_binary_chunks(src: Source, record_bytes: int, chunk_bytes: int | None = None,
+                       on_progress=None) -> Iterator[tuple[np.ndarray, int]]:
+    """(bytes holding whole records, index of the first record); raises on a partial record."""
+    if chunk_bytes is None:
+        chunk_bytes = CHUNK_BYTES
+    per = max(1, chunk_bytes // record_bytes) * record_bytes
+    buf = bytearray(per)
+    view = memoryview(buf)
+    record = 0
+    while True:
+        got = src.read_into(view)
+        if on_progress is not None:
+            on_progress(src.raw_pos)
+        if got == 0:
+            return
+        whole = got - got % record_bytes
+        if whole:
+            yield np.frombuffer(buf, np.uint8, whole), record
+            record += whole // record_bytes
+        if got % record_bytes:
+            raise TraceError(f"truncated: the last record has {got % record_bytes} of "
+                             f"{record_bytes} bytes", path=src.path, fmt=src.fmt,
+                             record=record + 1)
+        if got < per:
+            return
+
+
+class BackgroundWriter:
+    """Hands chunks to ``TraceWriter.write`` on one worker thread, one chunk in flight.
+
+    Parquet encoding releases the GIL, so parsing the next chunk overlaps with
+    writing this one; memory stays bounded (two chunks). Errors from the
+    write come back at the next ``write`` or at ``close``.
+    """
+
+    def __init__(self, writer) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+        self.writer = writer
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace-writer")
+        self._pending = None
+
+    def write(self, *args, **kwargs) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self.writer.write, *args, **kwargs)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+            elif self._pending is not None:
+                self._pending.exception()   # let it finish; the first error wins
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+# ---------------------------------------------------------------- progress
+
+
+def progress_wanted(setting: bool | None, size_bytes: int) -> bool:
+    """Auto: a bar only on a terminal and for a file big enough to take a while."""
+    if setting is not None:
+        return setting
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return tty and size_bytes >= PROGRESS_MIN_BYTES
+
+
+@contextmanager
+def progress_bar(label: str, total_bytes: int, enabled: bool):
+    """Yield ``update(done_bytes)``; a rich bar on stderr when enabled, else a no-op.
+
+    The bar never touches stdout, so ``--json`` output stays clean.
+    """
+    if not enabled:
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=max(total_bytes, 1))
+        yield lambda done: bar.update(task, completed=done)
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__
+
+
+def source_name(path: Path) -> str:
+    return os.path.basename(path)
+
+
+def parse_decimal_ns(sec: str, frac: str) -> int:
+    """Exact nanoseconds from 'SSS' and 'FFFFFF' (perf's seconds.micro or seconds.nano)."""
+    frac = (frac + "000000000")[:9]
+    return int(sec) * 1_000_000_000 + int(frac)

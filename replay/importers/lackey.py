@@ -1,0 +1,240 @@
+"""valgrind ``--tool=lackey --trace-mem=yes`` output -> page accesses.
+
+Lackey prints one line per guest memory access, in program order::
+
+    I  0400d7d4,8        instruction fetch (skipped unless include_instructions)
+     L 04222cac,8        load   -> read
+     S 04222cb0,4        store  -> write
+     M 0421fe00,8        modify (load and store of one location) -> one write
+
+plus ``==pid==`` / ``--pid--`` banner lines (skipped; the ``Command:`` line
+fills meta.command). An access whose bytes cross a page boundary touches
+every page it covers (``crossing="both"``, the default: the CPU faults on
+each) or only the first (``crossing="first"``). Time is the ordinal of the
+line among I/L/S/M lines times ``ns_per_record`` (meta.time_source "ordinal").
+
+Parsing is a numba byte scanner over chunks of a few tens of MB: no Python
+per line (>= 5 M lines/s, see benchmarks/bench_import.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from replay.errors import SettingsError, TraceError
+from replay.importers._common import (
+    BackgroundWriter,
+    Source,
+    iter_text_chunks,
+    progress_bar,
+    progress_wanted,
+    source_name,
+)
+from replay.trace import TraceMeta, TraceWriter
+
+FORMAT = "lackey"
+OPTIONS = frozenset({"include_instructions", "crossing", "ns_per_record"})
+
+MAX_ACCESS_BYTES = 1 << 16          # larger sizes are not lackey's (x86 max is a 4 KiB xsave)
+MAX_PAGES_PER_LINE = (MAX_ACCESS_BYTES >> 12) + 1
+OUT_ROWS = 1 << 22                  # accesses per written chunk
+
+_ERRORS = {
+    1: "not a lackey line (expected 'I', ' L', ' S', ' M' or a ==pid== banner)",
+    2: "no hexadecimal address after the access kind",
+    3: "address has more than 16 hex digits (page number >= 2^52)",
+    4: "no ',' between address and size",
+    5: "no decimal size after ','",
+    6: f"access size is larger than {MAX_ACCESS_BYTES} bytes",
+    7: "unexpected text after the size",
+}
+
+
+HEX_VALUE = np.full(256, 255, np.uint8)
+for _i, _ch in enumerate(b"0123456789abcdef"):
+    HEX_VALUE[_ch] = _i
+for _i, _ch in enumerate(b"ABCDEF"):
+    HEX_VALUE[_ch] = 10 + _i
+
+
+@njit(cache=True, nogil=True)
+def _scan(buf, pos, end, ordinal, ns_per_record, include_instr, both_pages,
+          out_time, out_vpn, out_op, n_out, hexv):
+    """Parse whole lines of buf[pos:end] into the out arrays, from index n_out.
+
+    Returns (pos, n_out, ordinal, lines_done, error_code); on an error, pos is
+    the start of the bad line and lines_done counts the lines before it.
+    Stops early (at a line start) when the out arrays are nearly full.
+    ``hexv`` maps a byte to its hex digit value, 255 for other bytes.
+    """
+    cap = len(out_vpn) - 260
+    lines = 0
+    while pos < end:
+        if n_out >= cap:
+            return pos, n_out, ordinal, lines, 0
+        line_start = pos
+        c = buf[pos]
+        while c == 32 or c == 9:
+            pos += 1
+            c = buf[pos]
+        if c == 76:
+            kind = 1                      # L
+        elif c == 73:
+            kind = 0                      # I
+        elif c == 83:
+            kind = 2                      # S
+        elif c == 77:
+            kind = 3                      # M
+        else:
+            if c == 10 or c == 13:        # blank line
+                while buf[pos] != 10:
+                    pos += 1
+                pos += 1
+                lines += 1
+                continue
+            if (c == 61 and buf[pos + 1] == 61) or (c == 45 and buf[pos + 1] == 45):
+                while buf[pos] != 10:     # ==pid== / --pid-- banner
+                    pos += 1
+                pos += 1
+                lines += 1
+                continue
+            return line_start, n_out, ordinal, lines, 1
+        pos += 1
+        c = buf[pos]
+        if c != 32 and c != 9:
+            return line_start, n_out, ordinal, lines, 1
+        while c == 32 or c == 9:
+            pos += 1
+            c = buf[pos]
+        addr = np.uint64(0)
+        start = pos
+        v = hexv[c]
+        while v != 255:
+            addr = (addr << np.uint64(4)) | np.uint64(v)
+            pos += 1
+            v = hexv[buf[pos]]
+        digits = pos - start
+        if digits == 0:
+            return line_start, n_out, ordinal, lines, 2
+        if digits > 16:
+            return line_start, n_out, ordinal, lines, 3
+        if buf[pos] != 44:
+            return line_start, n_out, ordinal, lines, 4
+        pos += 1
+        size = np.int64(0)
+        start = pos
+        c = buf[pos]
+        while 48 <= c <= 57:
+            size = size * 10 + np.int64(c - 48)
+            pos += 1
+            c = buf[pos]
+            if size > 65536:
+                return line_start, n_out, ordinal, lines, 6
+        if pos == start:
+            return line_start, n_out, ordinal, lines, 5
+        if c != 10:
+            while c == 32 or c == 9 or c == 13:
+                pos += 1
+                c = buf[pos]
+            if c != 10:
+                return line_start, n_out, ordinal, lines, 7
+        pos += 1
+        lines += 1
+        t = ordinal * ns_per_record
+        ordinal += 1
+        if kind == 0 and not include_instr:
+            continue
+        op = 0 if kind <= 1 else 1
+        first = addr >> np.uint64(12)
+        out_time[n_out] = t
+        out_vpn[n_out] = np.int64(first)
+        out_op[n_out] = op
+        n_out += 1
+        if both_pages and size > 1:
+            last_byte = addr + np.uint64(size - 1)
+            if last_byte >= addr:         # no wrap past 2^64
+                last = last_byte >> np.uint64(12)
+                p = first
+                while p != last:
+                    p += np.uint64(1)
+                    out_time[n_out] = t
+                    out_vpn[n_out] = np.int64(p)
+                    out_op[n_out] = op
+                    n_out += 1
+    return pos, n_out, ordinal, lines, 0
+
+
+_COMMAND = re.compile(rb"^==\d+== Command: (.*)$", re.MULTILINE)
+_VERSION = re.compile(rb"^==\d+== Using Valgrind-(\S+)", re.MULTILINE)
+_TOOL = re.compile(rb"^==\d+== (Lackey), ", re.MULTILINE)
+
+
+def _banner(head: bytes) -> tuple[str, str]:
+    """(recorder, command) from the valgrind banner at the top of the file, if any."""
+    recorder = "valgrind --tool=lackey --trace-mem=yes"
+    m = _VERSION.search(head)
+    if m:
+        recorder += f" (valgrind {m.group(1).decode('latin-1').rstrip(' ;')})"
+    m = _COMMAND.search(head)
+    command = m.group(1).decode("utf-8", "replace").strip() if m else ""
+    return recorder, command
+
+
+def import_trace(src: Path, out: Path, opts: dict) -> None:
+    include_instr = bool(opts.get("include_instructions", False))
+    crossing = opts.get("crossing", "both")
+    if crossing not in ("both", "first"):
+        raise SettingsError(f"--crossing {crossing!r} is not 'both' or 'first'")
+    ns_per_record = int(opts.get("ns_per_record", 1))
+    if ns_per_record < 0:
+        raise SettingsError("--ns-per-record must not be negative")
+    with Source(src, FORMAT) as head_source:
+        head = bytearray(1 << 16)
+        got = head_source.read_into(memoryview(head))
+    recorder, command = _banner(bytes(head[:got]))
+    meta = TraceMeta(
+        source_format=FORMAT, source_file=source_name(src), recorder=recorder,
+        command=opts.get("command") or command,
+        description=opts.get("description") or
+        "every guest data access (loads, stores, modifies"
+        + (", instruction fetches" if include_instr else "") + ") traced by valgrind lackey",
+        sampled=False, time_source="ordinal",
+        extra={"crossing": crossing, "include_instructions": include_instr,
+               "ns_per_record": ns_per_record},
+    )
+    with Source(src, FORMAT) as source:
+        show = progress_wanted(opts.get("progress"), source.size_bytes)
+        with progress_bar(f"lackey {src.name}", source.size_bytes, show) as update, \
+                TraceWriter(out, meta, source=src, fmt=FORMAT) as trace_writer, \
+                BackgroundWriter(trace_writer) as writer:
+            ordinal = 0
+            line = 1
+            for chunk in iter_text_chunks(source, on_progress=update, count_lines=False):
+                ordinal, line = _import_chunk(chunk, line, writer, ordinal, ns_per_record,
+                                              include_instr, crossing == "both", src)
+
+
+def _import_chunk(chunk, line: int, writer: BackgroundWriter, ordinal: int,
+                  ns_per_record: int, include_instr: bool, both: bool,
+                  src: Path) -> tuple[int, int]:
+    """Scan one chunk (first line number ``line``); return (ordinal, next line number)."""
+    data = chunk.data
+    end = len(data)
+    pos = 0
+    while pos < end:
+        t = np.empty(OUT_ROWS, np.int64)
+        v = np.empty(OUT_ROWS, np.int64)
+        o = np.empty(OUT_ROWS, np.uint8)
+        pos, n, ordinal, lines, err = _scan(data, pos, end, ordinal, ns_per_record,
+                                            include_instr, both, t, v, o, 0, HEX_VALUE)
+        line += lines
+        if err:
+            text = bytes(data[pos:pos + 60]).split(b"\n")[0].decode("latin-1")
+            raise TraceError(f"{_ERRORS[err]}: {text!r}", path=src, fmt=FORMAT, line=line)
+        if n:
+            writer.write(t[:n], v[:n], o[:n])
+    return ordinal, line
