@@ -7,6 +7,7 @@ can_swapin_thp() and the policy's decision, MADV_PAGEOUT and MADV_DONTNEED.
 
 from numba import njit
 
+from replay.model.costs_account import acct_swap_read
 from replay.model.memcontrol import mem_cgroup_margin, try_charge_memcg
 from replay.model.mm_inline import lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
@@ -37,6 +38,7 @@ from replay.model.state import (
     P_MAPPED,
     P_NONE,
     P_ORDERS_MASK,
+    P_ROTATIONAL,
     P_SWAP_FULL_HALF,
     P_SWAP_SLOTS,
     P_SWAPCACHE,
@@ -57,6 +59,7 @@ from replay.model.state import (
     PS_SWPIN_FALLBACK_CHARGE,
     S_LAST_FAULT_PAGE,
     S_RA_HITS,
+    S_RA_PREV_PAGE,
     S_SWAP_USED,
 )
 from replay.model.swap_state import is_swapped, swapin_readahead
@@ -249,6 +252,7 @@ def _swapin_direct(st, p, order, write):
     for i in range(nr):
         q = r0 + i
         where = swap_read_page(st, q)
+        acct_swap_read(st, q, where, order)
         if where == P_ZSWAP:
             zs += 1
             st.pg[q].pstate = P_MAPPED     # the entry is gone; free_swap_slot_of must not drop it
@@ -285,11 +289,13 @@ def _map_swapcache_page(st, p, write):
 def do_swap_page(st, p, write, policy_fn, view):
     """do_swap_page(): a fault on a swap PTE (or a page read ahead into the swap cache)."""
     if st.pg[p].pstate == P_SWAPCACHE:
-        # swap_cache_get_folio() hit: a minor fault
+        # swap_cache_get_folio() hit: a minor fault; swap_update_readahead()
         if st.pg[p].fflags & F_READAHEAD:
             st.pg[p].fflags &= ~F_READAHEAD
             st.G[S_RA_HITS] += 1
             st.G[C_BASE + C_SWAP_RA_HIT] += 1
+        if not st.G[P_BASE + P_ROTATIONAL]:
+            st.G[S_RA_PREV_PAGE] = p     # VMA readahead: the hit's address becomes the last one
         _map_swapcache_page(st, p, write)
         return
     st.G[C_BASE + C_PGMAJFAULT] += 1

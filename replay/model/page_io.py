@@ -2,6 +2,7 @@
 
 from numba import njit
 
+from replay.model.costs_account import acct_swap_write
 from replay.model.state import (
     BACKEND_ZRAM,
     C_BASE,
@@ -53,6 +54,7 @@ def swap_writeout(st, h, order):
         return
     if zswap_store(st, h, order):
         return
+    acct_swap_write(st, h, order)
     total = 0
     for i in range(nr):
         st.pg[h + i].pstate = P_DEVICE

@@ -130,7 +130,11 @@ C_BASE = 128
 D_BASE = 192
 PS_BASE = 256
 PS_STRIDE = 16
-G_SIZE = PS_BASE + MAX_ORDER * PS_STRIDE
+# T: simulated time, compression unit and TLB bookkeeping (replay/model/costs_account.py
+# names its slots; all zero = not accounted, as in a state made here)
+T_BASE = PS_BASE + MAX_ORDER * PS_STRIDE
+T_SIZE = 64
+G_SIZE = T_BASE + T_SIZE
 
 # Per-page record (pages are dense ids; folio fields are read at the folio's head page;
 # entries N and N+1 are the LRU sentinels, N the zswap LRU sentinel).
@@ -142,6 +146,11 @@ PAGE_DTYPE = np.dtype([
     ("comp", np.int32), ("lru_prev", np.int32), ("lru_next", np.int32),
     ("zs_prev", np.int32), ("zs_next", np.int32),
     ("shadow", np.int64),
+    # costs (replay/model/costs_account.py): compress/decompress ns of the page alone, its
+    # own stored size, its share of its compression unit's size, the whole unit's
+    # compress/decompress ns, and whether it is stored as part of a unit now
+    ("c_ns", np.int32), ("d_ns", np.int32), ("comp1", np.int32), ("ucomp", np.int32),
+    ("uc_ns", np.int32), ("ud_ns", np.int32), ("inunit", np.uint8),
 ], align=True)
 CLUSTER_DTYPE = np.dtype([("order", np.int8), ("free", np.int32), ("next", np.int32)],
                          align=True)
@@ -197,7 +206,7 @@ class StateView:
         self.P = st.G[P_BASE:P_BASE + NR_PARAMS]
         self.C = st.G[C_BASE:C_BASE + NR_COUNTERS]
         self.D = st.G[D_BASE:D_BASE + NR_DERIVED]
-        self.PS = st.G[PS_BASE:G_SIZE].reshape(MAX_ORDER, PS_STRIDE)
+        self.PS = st.G[PS_BASE:PS_BASE + MAX_ORDER * PS_STRIDE].reshape(MAX_ORDER, PS_STRIDE)
         self.slot_owner = st.sl
         self.cluster_order = st.cl["order"]
         self.cluster_free = st.cl["free"]

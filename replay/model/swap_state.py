@@ -9,6 +9,7 @@ readahead hits as __swapin_nr_pages() does.
 
 from numba import njit
 
+from replay.model.costs_account import acct_swap_read
 from replay.model.memcontrol import try_charge_memcg
 from replay.model.mm_inline import lruvec_add_folio
 from replay.model.page_io import swap_read_page
@@ -71,6 +72,7 @@ def read_swap_cache_page(st, p, readahead):
     if not try_charge_memcg(st, 1, True):
         return False
     where = swap_read_page(st, p)
+    acct_swap_read(st, p, where, 0)
     st.pg[p].pstate = P_SWAPCACHE
     st.pg[p].head = p
     st.pg[p].forder = 0

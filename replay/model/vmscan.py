@@ -14,6 +14,12 @@ finished at once), file pages (the modelled memcg has none), MGLRU.
 import numpy as np
 from numba import njit
 
+from replay.model.costs_account import (
+    acct_add_to_swap,
+    acct_reclaim_scan,
+    acct_unmap_folio,
+    tlb_unmap,
+)
 from replay.model.mm_inline import folio_nr_pages, lru_tail, lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
 from replay.model.page_io import swap_writeout
@@ -94,6 +100,7 @@ def split_folio(st, h):
     flags = st.pg[h].fflags & (F_ACTIVE | F_REFERENCED | F_DIRTY | F_WORKINGSET | F_SWAPCACHE
                             | F_READAHEAD)
     freed = 0
+    tlb_unmap(st, h, nr)                          # remapped as order-0 folios
     st.G[PS_BASE + (order) * PS_STRIDE + PS_SPLIT] += 1
     if order == PMD_ORDER:
         st.G[C_BASE + C_THP_SPLIT_PAGE] += 1
@@ -146,12 +153,14 @@ def _swap_out_folio(st, h):
         for i in range(nr):
             st.pg[h + i].slot = s + i
         st.pg[h].fflags |= F_SWAPCACHE | F_DIRTY     # add_to_swap() dirties the folio
+        acct_add_to_swap(st)
     if st.pg[h].fflags & F_DIRTY:
         swap_writeout(st, h, order)
     else:
         for i in range(nr):                       # clean swap cache folio: no I/O
             p = h + i
             st.pg[p].pstate = st.pg[p].backing if st.pg[p].backing else P_DEVICE
+    acct_unmap_folio(st, h, nr)
     shadow = workingset_eviction(st, h, nr)
     for i in range(nr):
         st.pg[h + i].shadow = shadow
@@ -218,6 +227,7 @@ def shrink_inactive_list(st, nr_to_scan):
         buf[k] = h
         k += 1
         scanned += folio_nr_pages(st, h)
+    acct_reclaim_scan(st, k)
     st.G[C_BASE + C_PGSCAN] += scanned
     reclaimed = 0
     for j in range(k):
@@ -235,6 +245,7 @@ def shrink_active_list(st, nr_to_scan):
         if h < 0:
             break
         lruvec_del_folio(st, h)
+        acct_reclaim_scan(st, 1)
         folio_referenced(st, h)
         st.pg[h].fflags &= ~F_ACTIVE
         st.pg[h].fflags |= F_WORKINGSET
@@ -293,6 +304,7 @@ def exact_lru_evict(st, nr_pages):
         if h < 0:
             break
         lruvec_del_folio(st, h)
+        acct_reclaim_scan(st, 1)
         got = shrink_folio(st, h, 1)
         st.G[C_BASE + C_PGSCAN] += folio_nr_pages(st, h) if got == 0 else got
         st.G[C_BASE + C_PGSTEAL] += got
@@ -308,5 +320,6 @@ def reclaim_pages(st, h):
     if not st.pg[h].fflags & F_LRU:
         return 0
     lruvec_del_folio(st, h)
+    acct_reclaim_scan(st, 1)
     return shrink_folio(st, h, 1)
 

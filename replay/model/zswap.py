@@ -10,6 +10,7 @@ compressed store) when the backend is zram.
 
 from numba import njit
 
+from replay.model.costs_account import acct_zswap_store, acct_zswap_writeback, select_store_sizes
 from replay.model.page_counter import obj_cgroup_charge_zswap
 from replay.model.state import (
     BACKEND_ZSWAP,
@@ -87,6 +88,7 @@ def zswap_check_limits(st):
 def zswap_writeback_entry(st, p):
     """zswap_writeback_entry(): decompress one entry and write it to its slot on the device."""
     _lru_del(st, p)
+    acct_zswap_writeback(st, p)
     obj_cgroup_charge_zswap(st, -zswap_entry_bytes(st, p))
     st.pg[p].pstate = P_DEVICE
     st.G[C_BASE + C_ZSWPWB] += 1
@@ -127,12 +129,14 @@ def zswap_store(st, h, order):
         if st.G[P_BASE + P_ZSWAP_WB]:
             shrink_worker(st, st.G[P_BASE + P_ACCEPT_BYTES])
         return False
+    select_store_sizes(st, h, order)
     total = 0
     for i in range(nr):
         total += zswap_entry_bytes(st, h + i)
     if st.G[P_BASE + P_MEMCG_V2] and st.G[P_BASE + P_ZSWAP_MAX_BYTES] >= 0 and \
             st.G[S_POOL_BYTES] + total > st.G[P_BASE + P_ZSWAP_MAX_BYTES]:
         return False             # obj_cgroup_may_zswap() refused
+    acct_zswap_store(st, h, order)
     for i in range(nr):
         p = h + i
         st.pg[p].pstate = P_ZSWAP
