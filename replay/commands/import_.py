@@ -26,6 +26,7 @@ Compressed sources (.gz .bz2 .xz .zst .lz4) are read on the fly."""
               help="Trace to write (.parquet).")
 @click.option("--description", help="Describe the workload (stored in the trace's metadata).")
 @click.option("--command", "command", help="The command that was traced (metadata).")
+@click.option("--licence", help="Licence of the trace data (metadata), e.g. CC0-1.0.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: on a terminal, for big files].")
 # csv

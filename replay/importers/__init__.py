@@ -31,7 +31,7 @@ FORMATS: dict[str, str] = {
 }
 
 # options every importer takes (see replay/commands/import_.py)
-COMMON_OPTIONS = frozenset({"progress", "description", "command"})
+COMMON_OPTIONS = frozenset({"progress", "description", "command", "licence"})
 
 
 def importer(fmt: str):

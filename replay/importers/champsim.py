@@ -50,6 +50,7 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
     meta = TraceMeta(
         source_format=FORMAT, source_file=source_name(src),
         recorder="ChampSim tracer (Intel Pin)", command=opts.get("command") or "",
+        licence=opts.get("licence") or "",
         description=opts.get("description") or
         "data memory operands of every instruction (sources read, destinations written)"
         + (" and instruction fetches" if include_instr else ""),

@@ -116,6 +116,7 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
         source_format=FORMAT, source_file=source_name(src),
         recorder="delimited text (recorder unknown)",
         command=opts.get("command") or "",
+        licence=opts.get("licence") or "",
         description=opts.get("description") or
         "one access per row: " + ", ".join(f"{k} from column {names[v]!r}"
                                             for k, v in used.items() if v is not None),

@@ -325,6 +325,7 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
         source_format=FORMAT, source_file=source_name(src),
         recorder="damo record (DAMON), " + ("json_compressed" if compressed else "json"),
         command=opts.get("command") or "",
+        licence=opts.get("licence") or "",
         description=opts.get("description") or
         "DAMON region access frequencies turned into page accesses",
         sampled=True,

@@ -199,6 +199,7 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
     meta = TraceMeta(
         source_format=FORMAT, source_file=source_name(src), recorder=recorder,
         command=opts.get("command") or command,
+        licence=opts.get("licence") or "",
         description=opts.get("description") or
         "every guest data access (loads, stores, modifies"
         + (", instruction fetches" if include_instr else "") + ") traced by valgrind lackey",

@@ -40,6 +40,7 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
         source_format=FORMAT, source_file=source_name(src),
         recorder="libCacheSim oracleGeneral (traceConv)",
         command=opts.get("command") or "",
+        licence=opts.get("licence") or "",
         description=opts.get("description") or
         "block I/O requests (logical block numbers in 512-byte sectors) as 4 KiB pages",
         sampled=False, time_source="recorded",

@@ -193,6 +193,7 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
         source_format=FORMAT, source_file=source_name(src),
         recorder="perf record + perf script (" + ", ".join(sorted(first.events)) + ")",
         command=opts.get("command") or first.command,
+        licence=opts.get("licence") or "",
         description=opts.get("description") or
         ("page faults" if any(e in FAULT_EVENTS or "fault" in e for e in first.events)
          else "sampled data addresses") + f" of {len(first.pids)} process(es) seen by perf"
