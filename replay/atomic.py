@@ -31,6 +31,6 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def write_json_atomic(path: str | os.PathLike, doc) -> None:
+def write_json_atomic(path: str | os.PathLike, doc, default=None) -> None:
     """Write a JSON document atomically (indented, keys in insertion order)."""
-    write_text_atomic(path, json.dumps(doc, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(doc, indent=1, default=default) + "\n")

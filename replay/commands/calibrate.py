@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from replay.atomic import write_json_atomic
 from replay.costs.calibrate import calibrate, corpus
 from replay.costs.codecs import available_codec_keys, codec_key, lzo_available
-from replay.errors import SettingsError
 from replay.trace import open_trace
 
 
 def default_output() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "folio-replay" / "cost-model.json"
-
-
-def write_json_atomic(path: Path, doc: dict) -> None:
-    """Write to a temporary file beside ``path``, then rename; nothing is left on error."""
-    if not path.parent.is_dir():
-        raise SettingsError("output folder does not exist", path=path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)                 # mkstemp makes 0600; give the usual mode
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @click.command("calibrate")

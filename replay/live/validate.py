@@ -9,7 +9,6 @@ simulator with the matching ModelConfig and compares.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
@@ -17,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from replay import atomic
 from replay.errors import ReplayError, SettingsError
 from replay.live.counters import (
     kernel_result,
@@ -449,20 +449,8 @@ def consistency_notes(report: dict) -> list[str]:
 
 
 def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise SettingsError(f"{path.parent}: output folder does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, default=_json_default)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write the report as JSON through a temporary file and a rename."""
+    atomic.write_json_atomic(path, data, default=_json_default)
 
 
 def _json_default(o):
