@@ -25,7 +25,7 @@ from replay.costs import sizes as _sizes
 from replay.costs.content import SAMPLE_PAGES, class_page
 from replay.errors import TraceError
 from replay.live.runner import CommandRunner, LiveError
-from replay.trace import BLOCK_PAGES, BLOCK_SHIFT, CONTENT_CLASSES, PAGE_SIZE, Trace, block_keys
+from replay.trace import BLOCK_PAGES, BLOCK_SHIFT, CONTENT_CLASSES, PAGE_SIZE, Trace
 
 MAGIC = b"FRPLAY02"
 FORMAT_VERSION = 2
@@ -132,21 +132,11 @@ def page_contents(trace: Trace) -> tuple[np.ndarray, list[bytes], dict]:
 
 
 def _hugepage_blocks(trace: Trace, blocks: np.ndarray) -> np.ndarray:
-    """Per touched 2 MiB block: does a region asking MADV_HUGEPAGE cover it."""
-    table = trace.regions()
-    if table is None or table.num_rows == 0:
-        return np.ones(len(blocks), np.uint8)
-    flags = np.zeros(len(blocks), np.uint8)
-    asid = table.column("asid").to_numpy().astype(np.int64)
-    start = table.column("start_vpn").to_numpy()
-    end = table.column("end_vpn").to_numpy()
-    huge = table.column("hugepage").to_numpy(zero_copy_only=False)
-    lo = np.searchsorted(blocks, block_keys(start, asid))
-    hi = np.searchsorted(blocks, block_keys(end - 1, asid), side="right")
-    for a, b, h in zip(lo.tolist(), hi.tolist(), huge.tolist()):
-        if h:
-            flags[a:b] = 1
-    return flags
+    """Per touched 2 MiB block: does a region asking MADV_HUGEPAGE cover any of it (every
+    block when the trace has no regions sidecar: the model is told the same)."""
+    from replay.engine import page_layout
+    hint = page_layout(trace, hugepage_default=True)[2]
+    return hint.reshape(len(blocks), BLOCK_PAGES).max(axis=1).astype(np.uint8)
 
 
 def _align(n: int, a: int) -> int:

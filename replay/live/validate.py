@@ -104,6 +104,8 @@ def model_config(settings: ValidateSettings, info: KernelInfo, backend: Backend 
     return ModelConfig(
         memory_limit_bytes=settings.memory_limit_bytes,
         mthp_sizes_kb=tuple(settings.mthp_sizes_kb),
+        thp_enabled="madvise",            # the sizes are set to madvise, the replayer
+        hugepage_default=True,            # madvises every block without a regions sidecar
         backend=settings.backend,
         ram_bytes=info.ram_bytes or ModelConfig.ram_bytes,
         swap_bytes=swap_bytes,

@@ -22,6 +22,8 @@ class ModelConfig:
     mthp_sizes_kb: tuple[int, ...] = (64,)    # hugepages-<N>kB sizes that are enabled
     thp_enabled: str = "always"               # those sizes set to 'always', or 'madvise'
                                               # (only MADV_HUGEPAGE regions); defrag=madvise
+    hugepage_default: bool = False            # MADV_HUGEPAGE on mappings the trace has no
+                                              # regions sidecar for
     backend: str = "zswap"                    # zswap over a block device, zram, or a plain disk
     ram_bytes: int = 24 << 30                 # machine RAM, for zswap max_pool_percent
     zswap_max_pool_percent: int = 20
