@@ -23,6 +23,7 @@ from replay.model.costs_account import (
 from replay.model.mm_inline import folio_nr_pages, lru_tail, lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
 from replay.model.page_io import swap_writeout
+from replay.model.state import S_AGE
 from replay.model.state import (
     C_BASE,
     C_PGACTIVATE,
@@ -149,6 +150,7 @@ def _swap_out_folio(st, h):
                 return -1
             st.pg[h].fflags |= F_ACTIVE          # swap full: activate_locked
             lruvec_add_folio(st, h)
+            st.G[S_AGE] += nr                    # move_folios_to_lru() ages the lruvec
             return 0
         for i in range(nr):
             st.pg[h + i].slot = s + i
@@ -196,6 +198,7 @@ def shrink_folio(st, h, ignore_references):
             st.pg[h].fflags |= F_ACTIVE
             st.G[C_BASE + C_PGACTIVATE] += nr
             lruvec_add_folio(st, h)
+            st.G[S_AGE] += nr          # move_folios_to_lru(): workingset_age_nonresident()
             return 0
         if ref == FOLIOREF_KEEP:
             lruvec_add_folio(st, h)
