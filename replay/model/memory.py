@@ -236,8 +236,8 @@ def _next_lower(mask, order):
 
 @njit(cache=True)
 def _swap_full(st):
-    """mem_cgroup_swap_full(): more than half of swap is in use."""
-    return st.G[P_BASE + P_SWAP_FULL_HALF] and 2 * st.G[S_SWAP_USED] >= st.G[P_BASE + P_SWAP_SLOTS]
+    """mem_cgroup_swap_full() -> vm_swap_full() on cgroup v1: more than half of swap in use."""
+    return st.G[P_BASE + P_SWAP_FULL_HALF] and 2 * st.G[S_SWAP_USED] > st.G[P_BASE + P_SWAP_SLOTS]
 
 
 @njit(cache=True)
@@ -297,6 +297,10 @@ def do_swap_page(st, p, write, policy_fn, view):
         if not st.G[P_BASE + P_ROTATIONAL]:
             st.G[S_RA_PREV_PAGE] = p     # VMA readahead: the hit's address becomes the last one
         _map_swapcache_page(st, p, write)
+        st.pg[p].young = 1
+        if st.pg[p].used == 1:
+            st.pg[p].used = 2
+            st.G[D_BASE + D_SWAPIN_USED] += 1
         return
     st.G[C_BASE + C_PGMAJFAULT] += 1
     mask = fill_view(st, p, write, view)

@@ -1,7 +1,7 @@
 """Reclaim (mm/vmscan.c): classic active/inactive anon LRU at folio granularity.
 
-Modelled: folio_check_references() (one young PTE keeps a folio, a second look
-or two young PTEs activate it), shrink_active_list() deactivation (setting
+Modelled: folio_check_references() (a young PTE keeps a folio, referenced again
+at the next look it is activated; references count per mapping, not per PTE), shrink_active_list() deactivation (setting
 PG_workingset), shrink_inactive_list() in SWAP_CLUSTER_MAX batches,
 shrink_folio_list() swap-out of whole folios with split on slot-allocation
 failure, partially mapped folios split before swap-out, shadow entries
@@ -23,7 +23,7 @@ from replay.model.costs_account import (
 from replay.model.mm_inline import folio_nr_pages, lru_tail, lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
 from replay.model.page_io import swap_writeout
-from replay.model.state import S_AGE
+from replay.model.state import C_WS_ACTIVATE, S_AGE
 from replay.model.state import (
     C_BASE,
     C_PGACTIVATE,
@@ -32,7 +32,6 @@ from replay.model.state import (
     C_PGSTEAL,
     C_THP_SPLIT_PAGE,
     C_THP_SWPOUT_FALLBACK,
-    C_WS_REFAULT,
     D_BASE,
     D_RECLAIM_ROUNDS,
     D_UNUSED_RECLAIMED,
@@ -44,9 +43,11 @@ from replay.model.state import (
     F_REFERENCED,
     F_SWAPCACHE,
     F_WORKINGSET,
+    P_BASE,
     P_DEVICE,
     P_FREED,
     P_MAPPED,
+    P_SWAP_SLOTS,
     PMD_ORDER,
     PS_BASE,
     PS_SPLIT,
@@ -55,10 +56,13 @@ from replay.model.state import (
     S_NR_ACTIVE,
     S_NR_INACTIVE,
     S_REFAULT_SNAP,
+    S_SWAP_USED,
     SWAP_CLUSTER_MAX,
 )
 from replay.model.swapfile import folio_alloc_swap
 from replay.model.workingset import workingset_eviction
+
+DEF_PRIORITY = 12
 
 FOLIOREF_RECLAIM = 0
 FOLIOREF_KEEP = 1
@@ -67,20 +71,22 @@ FOLIOREF_ACTIVATE = 2
 
 @njit(cache=True)
 def folio_referenced(st, h):
-    """folio_referenced(): count and clear the young PTEs mapping the folio."""
-    cnt = 0
+    """folio_referenced(): clear the young PTEs mapping the folio; the number of
+    mappings that had one (1 here: one address space, no fork), not of PTEs."""
+    young = 0
     for i in range(folio_nr_pages(st, h)):
         p = h + i
         if st.pg[p].young:
             st.pg[p].young = 0
             if st.pg[p].pstate == P_MAPPED:
-                cnt += 1
-    return cnt
+                young = 1
+    return young
 
 
 @njit(cache=True)
 def folio_check_references(st, h):
-    """folio_check_references() for an anon folio."""
+    """folio_check_references() for an anon folio: referenced by one mapping, it is kept
+    (PG_referenced set) and activated when still referenced at the next look."""
     refs = folio_referenced(st, h)
     was_referenced = st.pg[h].fflags & F_REFERENCED
     st.pg[h].fflags &= ~F_REFERENCED
@@ -270,30 +276,52 @@ def inactive_is_low(st):
 
 @njit(cache=True)
 def try_to_free_mem_cgroup_pages(st, nr_pages):
-    """try_to_free_mem_cgroup_pages(): reclaim at least max(nr_pages, SWAP_CLUSTER_MAX)."""
+    """try_to_free_mem_cgroup_pages() -> shrink_lruvec(): reclaim at least
+    max(nr_pages, SWAP_CLUSTER_MAX), raising the priority from DEF_PRIORITY.
+
+    At each priority both anon lists are scanned by ``size >> priority`` in
+    batches of SWAP_CLUSTER_MAX, inactive first; the active list is deactivated
+    only when refault activations happened since the last reclaim or the inactive
+    list is low (sc->may_deactivate), and once more after each pass when the
+    inactive list is low. When nothing could be reclaimed because deactivation
+    was skipped, the loop runs again with force_deactivate. Left out: the
+    swappiness/cost fraction of get_scan_count() (no file pages here, both lists
+    are anon), memory.low protection.
+    """
     target = max(nr_pages, SWAP_CLUSTER_MAX)
     st.G[D_BASE + D_RECLAIM_ROUNDS] += 1
-    may_deactivate = st.G[C_BASE + C_WS_REFAULT] != st.G[S_REFAULT_SNAP] or inactive_is_low(st)
+    if st.G[S_SWAP_USED] >= st.G[P_BASE + P_SWAP_SLOTS]:
+        return 0      # get_scan_count(): no free swap slot, !can_reclaim_anon_pages()
+    may_deactivate = (st.G[C_BASE + C_WS_ACTIVATE] != st.G[S_REFAULT_SNAP]
+                      or inactive_is_low(st))
     reclaimed = 0
-    idle = 0
-    while reclaimed < target:
-        if st.G[S_NR_INACTIVE] + st.G[S_NR_ACTIVE] == 0:
-            break
-        if may_deactivate and inactive_is_low(st):
-            shrink_active_list(st, SWAP_CLUSTER_MAX)
-        got = shrink_inactive_list(st, SWAP_CLUSTER_MAX)
-        reclaimed += got
-        if got == 0:
-            idle += 1
-            if st.G[S_NR_INACTIVE] == 0:
+    for attempt in range(2):
+        skipped_deactivate = False
+        for priority in range(DEF_PRIORITY, -1, -1):
+            nr_inactive = st.G[S_NR_INACTIVE] >> priority
+            nr_active = st.G[S_NR_ACTIVE] >> priority
+            while nr_inactive > 0 or nr_active > 0:
+                if nr_inactive > 0:
+                    n = min(nr_inactive, SWAP_CLUSTER_MAX)
+                    nr_inactive -= n
+                    reclaimed += shrink_inactive_list(st, n)
+                if nr_active > 0:
+                    n = min(nr_active, SWAP_CLUSTER_MAX)
+                    nr_active -= n
+                    if may_deactivate:
+                        shrink_active_list(st, n)
+                    else:
+                        skipped_deactivate = True
+                if reclaimed >= target:
+                    break
+            if inactive_is_low(st):
                 shrink_active_list(st, SWAP_CLUSTER_MAX)
-            if idle > 4 * (st.G[S_NR_INACTIVE] + st.G[S_NR_ACTIVE]) // SWAP_CLUSTER_MAX + 8:
+            if reclaimed >= target:
                 break
-        else:
-            idle = 0
-    if inactive_is_low(st):
-        shrink_active_list(st, SWAP_CLUSTER_MAX)
-    st.G[S_REFAULT_SNAP] = st.G[C_BASE + C_WS_REFAULT]
+        if reclaimed >= target or not skipped_deactivate:
+            break
+        may_deactivate = True          # sc->force_deactivate
+    st.G[S_REFAULT_SNAP] = st.G[C_BASE + C_WS_ACTIVATE]   # snapshot_refaults()
     return reclaimed
 
 
