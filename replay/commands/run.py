@@ -50,8 +50,48 @@ def config_from_options(o: dict) -> ModelConfig:
         page_cluster=o["page_cluster"], rotational=o["rotational"], reclaim=o["reclaim"],
         memcg=o["memcg"], first_read=o["first_read"], charge_guard=o["charge_guard"],
         zswap_ever_enabled=not o["zswap_never_enabled"], compressor=o["compressor"],
+        hugepage_default=o["hugepage_default"],
+        memcg_zswap_max_bytes=(parse_size(o["zswap_max"], "--zswap-max")
+                               if o["zswap_max"] not in (None, "max") else None),
+        zswap_writeback=o["zswap_writeback"],
     )
     return cfg.validate()
+
+
+_TIME_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+
+
+def parse_window(text: str | None) -> tuple[int | None, int | None]:
+    """--timeline-window: '100000' accesses, or a simulated time '10ms', '1s', '500us'."""
+    if text is None:
+        return None, None
+    t = text.strip().lower()
+    for unit in ("ns", "us", "ms", "s"):
+        if t.endswith(unit):
+            try:
+                v = float(t[: -len(unit)])
+            except ValueError:
+                break
+            if v <= 0:
+                break
+            return None, max(1, int(v * _TIME_UNITS_NS[unit]))
+    else:
+        if t.isdigit() and int(t) > 0:
+            return int(t), None
+    raise SettingsError(f"--timeline-window {text!r} is not a number of accesses or a time "
+                        "like 10ms, 1s, 500us")
+
+
+def sim_options(o: dict) -> dict:
+    """simulate() keyword arguments from the cost, TLB and timeline options."""
+    unit = parse_size(o["compression_unit"], "--compression-unit")
+    if unit not in (4 << 10, 16 << 10, 64 << 10):
+        raise SettingsError(f"--compression-unit {o['compression_unit']!r} is not 4K, 16K "
+                            "or 64K")
+    accesses, ns = parse_window(o["timeline_window"])
+    return {"cost_model": o["cost_model"], "device": o["device_costs"],
+            "compression_unit_kb": unit // 1024, "tlb": o["tlb"], "tlb_shadow": o["tlb_shadow"],
+            "timeline_accesses": accesses, "timeline_ns": ns}
 
 
 ROWS = [
@@ -94,6 +134,18 @@ def results_table(doc: dict) -> Table:
         t.add_column(r["policy"], justify="right")
     for name, section in ROWS:
         t.add_row(name, *[_cell(r, name, section) for r in results])
+    t.add_row("swap-in time", *[
+        f"{r['time']['swapin_ns'] / 1e6:,.1f} ms" if "time" in r else "-" for r in results])
+    t.add_row("swap-in ns per page", *[
+        f"{r['time']['swapin_ns_per_page']:,.0f}" if "time" in r else "-" for r in results])
+    t.add_row("simulated time", *[
+        f"{r['time']['total_ns'] / 1e6:,.1f} ms" if "time" in r else "-" for r in results])
+    t.add_row("TLB misses /1000 (L1, L2)", *[
+        f"{r['tlb']['misses_per_1000']['l1']:.1f}, {r['tlb']['misses_per_1000']['l2']:.1f}"
+        if r.get("tlb", {}).get("config") else "-" for r in results])
+    t.add_row("TLB cycles saved vs 4K", *[
+        f"{r['tlb']['cycles_saved']:,}" if "cycles_saved" in r.get("tlb", {}) else "-"
+        for r in results])
     t.add_row("engine M accesses/s", *[
         f"{r['derived']['accesses'] / r['run']['engine_seconds'] / 1e6:.1f}"
         if r["run"]["engine_seconds"] > 0 else "-" for r in results])
@@ -110,6 +162,8 @@ def results_table(doc: dict) -> Table:
               help="Enabled mTHP sizes, e.g. 16K,32K,64K, or none.")
 @click.option("--thp", type=click.Choice(["always", "madvise"]), default="always",
               show_default=True, help="Those sizes 'always', or only in MADV_HUGEPAGE regions.")
+@click.option("--hugepage-default/--no-hugepage-default", default=False, show_default=True,
+              help="Take mappings without a regions sidecar as MADV_HUGEPAGE.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="zswap", show_default=True)
 @click.option("--compressor", default="lz4", show_default=True,
               help="Codec for page sizes: lz4, zstd, zstd-N, lzo, deflate.")
@@ -124,12 +178,35 @@ def results_table(doc: dict) -> Table:
               show_default=True)
 @click.option("--memcg", type=click.Choice(MEMCG_VERSIONS), default="v2", show_default=True,
               help="v2 charges the zswap pool to the memcg; v1 does not.")
+@click.option("--zswap-max", default=None,
+              help="cgroup v2 memory.zswap.max of the memcg (a size, or max).")
+@click.option("--zswap-writeback/--no-zswap-writeback", default=True, show_default=True,
+              help="cgroup v2 memory.zswap.writeback: may zswap write entries back.")
 @click.option("--first-read", type=click.Choice(FIRST_READ), default="zero-page",
               show_default=True)
 @click.option("--charge-guard", is_flag=True,
               help="Barry Song's memcg charge-margin guard, for every policy of the run.")
 @click.option("--zswap-never-enabled", is_flag=True,
               help="For the mainline policy: zswap's static key was never set since boot.")
+@click.option("--cost-model", type=click.Path(dir_okay=False), default=None,
+              help="Cost model JSON (replay calibrate -o); default: the shipped one.")
+@click.option("--device-costs", type=click.Choice(["nvme", "hdd"]), default=None,
+              help="Swap device latency and bandwidth [default: hdd with --rotational, "
+              "else nvme].")
+@click.option("--compression-unit", default="4K", show_default=True,
+              help="Pages compressed together: 4K (zswap, zram today) or a multi-page unit "
+              "per large folio (zsmalloc multi-page RFC).")
+@click.option("--tlb", default="x86", show_default=True,
+              help="TLB model: x86, arm64, none, or a preset (zen2, zen4, neoverse-n1, "
+              "neoverse-n2, neoverse-v2).")
+@click.option("--tlb-shadow", type=click.Choice(["exact", "shared", "off"]), default="exact",
+              show_default=True,
+              help="4K-only baseline TLB for the cycles saved: one per policy (doubles the "
+              "TLB's cost), one shared by all policies (misses reclaim and copy-on-write "
+              "flushes), or none.")
+@click.option("--timeline-window", default=None,
+              help="Timeline windows: N accesses, or a simulated time such as 10ms "
+              "[default: ~500 windows of accesses].")
 @click.option("--chunk-rows", default=1 << 20, show_default=True, type=click.IntRange(1),
               hidden=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
@@ -138,6 +215,7 @@ def results_table(doc: dict) -> Table:
 def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
     """Replay TRACE through the model under each swap-in policy."""
     cfg = config_from_options(opts)
+    kw = sim_options(opts)
     tr = open_trace(trace)
     pols = list(policies) or list(DEFAULT_POLICIES)
     show = not quiet and sys.stderr.isatty()
@@ -147,9 +225,9 @@ def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
                       transient=True) as bar:
             task = bar.add_task("replay", total=tr.num_accesses)
             results = simulate(tr, cfg, pols, chunk_rows=chunk_rows,
-                               progress=lambda n: bar.update(task, completed=n))
+                               progress=lambda n: bar.update(task, completed=n), **kw)
     else:
-        results = simulate(tr, cfg, pols, chunk_rows=chunk_rows)
+        results = simulate(tr, cfg, pols, chunk_rows=chunk_rows, **kw)
     doc = run_document(tr, results)
     if json_out:
         write_json_atomic(json_out, doc)

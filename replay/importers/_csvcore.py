@@ -1,10 +1,17 @@
-"""Delimited text read with pyarrow.csv (multithreaded) in bounded windows.
+"""Delimited text read in bounded windows: a numba byte scanner, pyarrow.csv for the rest.
 
-The file is cut into windows of whole lines (a few tens of MB); each window is
-parsed by ``pyarrow.csv.read_csv`` with the wanted columns as raw bytes, and
-the numbers are converted by a numba scanner that knows decimal, ``0x`` hex
-and decimal fractions, so that every bad value can be reported with its line.
-Quoted fields may not contain newlines (no trace format needs them).
+The file is cut into chunks of whole lines (a few tens of MB). When the caller
+says in advance how each number column is read (``modes``), a numba byte
+scanner reads the common case itself -- unquoted or simply quoted fields,
+plain/hex/decimal numbers parsed straight from the bytes into numpy arrays,
+dictionary columns (op) as small keys -- in windows of SCAN_ROWS rows. Where it
+cannot go (doubled quotes, a lone CR, a bad or null value, a wrong column
+count, ...) it stops, and ``pyarrow.csv.read_csv`` (multithreaded) reads that
+chunk and the rest of the file, the wanted columns converted by pyarrow or,
+when pyarrow refuses a value, as raw bytes converted by the same number parser
+(``_parse_one``), so that every bad value is reported with its line. Both ways
+give the same rows, values and error messages. Quoted fields may not contain
+newlines (no trace format needs them).
 """
 
 from __future__ import annotations
@@ -96,10 +103,14 @@ def read_layout(src: Source, delimiter: str, header: bool) -> CsvLayout:
     raise TraceError("no data lines", path=src.path, fmt=src.fmt)
 
 
-# how a wanted column is read on the fast path (pyarrow converts it, multithreaded)
+# how a wanted column is read (COL_RAW: bytes, only on pyarrow's slow path)
 COL_U64, COL_DICT, COL_RAW = "u64", "dict", "raw"
 _ARROW_TYPES = {COL_U64: pa.uint64(), COL_DICT: pa.dictionary(pa.int32(), pa.binary()),
                 COL_RAW: pa.binary()}
+
+SCAN_ROWS = 1 << 20            # rows per window on the byte-scanner path (one row group)
+SCAN_KEYS = 64                 # distinct values of a dictionary column per window (scanner)
+SCAN_KEY_BYTES = 7             # longest dictionary value the scanner packs into one word
 
 
 @dataclass
@@ -181,40 +192,189 @@ class CsvWindow:
         return out
 
 
-def iter_windows(src: Source, layout: CsvLayout, wanted: dict[int, str],
-                 on_progress=None) -> Iterator[CsvWindow]:
-    """Parse the file window by window; only the ``wanted`` columns (index -> COL_*)."""
-    names = [f"c{i}" for i in range(layout.ncols)]
-    parse = pacsv.ParseOptions(delimiter=layout.delimiter)
+@dataclass
+class ScannedWindow(CsvWindow):
+    """A window the byte scanner parsed: numbers already uint64, dictionary values as keys.
 
-    def convert(kinds: dict[int, str]) -> pacsv.ConvertOptions:
-        return pacsv.ConvertOptions(include_columns=[names[i] for i in kinds],
-                                    column_types={names[i]: _ARROW_TYPES[k]
+    Anything it was not asked for in advance (another mode or scale, a value
+    ``codes``' lookup refuses) is answered by pyarrow's reading of the same
+    bytes, so the result and the error message are those of the pyarrow path.
+    """
+
+    nums: dict[int, np.ndarray] = None          # column -> uint64 values
+    modes: dict[int, tuple[int, int]] = None    # column -> (mode, scale) they were parsed with
+    keys: dict[int, tuple[np.ndarray, list[bytes]]] = None  # column -> (key index, raw values)
+    reader: _ArrowReader = None
+    _arrow: CsvWindow | None = None
+
+    def _by_arrow(self) -> CsvWindow:
+        if self._arrow is None:
+            self._arrow = self.reader.window(self.chunk, self.skip_first)
+        return self._arrow
+
+    def numbers(self, col: int, mode: int, scale: int, what: str) -> np.ndarray:
+        if col in self.nums and self.modes[col] == (mode, scale):
+            return self.nums[col]
+        return self._by_arrow().numbers(col, mode, scale, what)
+
+    def codes(self, col: int, lookup, what: str) -> np.ndarray:
+        if col not in self.keys:
+            return self._by_arrow().codes(col, lookup, what)
+        index, raws = self.keys[col]
+        table = np.empty(max(len(raws), 1), np.uint8)
+        for k, raw in enumerate(raws):
+            code = lookup(raw)
+            if code is None or not 0 <= code < 255:
+                return self._by_arrow().codes(col, lookup, what)   # names the row
+            table[k] = code
+        return table[index]
+
+
+class _ArrowReader:
+    """pyarrow.csv on a window of whole lines: the wanted columns converted, else raw."""
+
+    def __init__(self, layout: CsvLayout, wanted: dict[int, str], src: Source) -> None:
+        self.names = [f"c{i}" for i in range(layout.ncols)]
+        self.wanted = wanted
+        self.src = src
+        self.parse = pacsv.ParseOptions(delimiter=layout.delimiter)
+        self.fast = self._convert(wanted)
+        self.slow = self._convert({i: COL_RAW for i in wanted})
+
+    def _convert(self, kinds: dict[int, str]) -> pacsv.ConvertOptions:
+        # no null values: an empty or "NA" number is a bad value, named by line
+        return pacsv.ConvertOptions(include_columns=[self.names[i] for i in kinds],
+                                    column_types={self.names[i]: _ARROW_TYPES[k]
                                                   for i, k in kinds.items()},
-                                    check_utf8=False, strings_can_be_null=False)
+                                    check_utf8=False, strings_can_be_null=False,
+                                    null_values=[], quoted_strings_can_be_null=False)
 
-    fast = convert(wanted)
-    slow = convert({i: COL_RAW for i in wanted})
+    def window(self, chunk: TextChunk, skip: bool) -> CsvWindow:
+        read = pacsv.ReadOptions(column_names=self.names, use_threads=True,
+                                 block_size=4 << 20)
+        buf = pa.py_buffer(chunk.data[_after_header(chunk.data):] if skip else chunk.data)
+        try:
+            table = pacsv.read_csv(buf, read_options=read, parse_options=self.parse,
+                                   convert_options=self.fast)
+        except pa.ArrowInvalid as e:
+            if "conversion error" not in str(e):
+                raise _parse_error(e, chunk, self.src) from None
+            # a value pyarrow would not convert: read the window raw to name it by line
+            try:
+                table = pacsv.read_csv(buf, read_options=read, parse_options=self.parse,
+                                       convert_options=self.slow)
+            except pa.ArrowInvalid as e2:
+                raise _parse_error(e2, chunk, self.src) from None
+        cols = {i: table.column(self.names[i]) for i in self.wanted}
+        return CsvWindow(cols, table.num_rows, chunk, skip, self.src)
+
+
+class _Scanner:
+    """The numba byte scanner for the common case; ``scan`` returns None where it cannot go.
+
+    It takes unquoted fields and simply quoted ones (``"..."`` with no quote,
+    CR or newline inside), CRLF or LF line ends and blank lines; numbers as
+    ``_parse_one`` reads them in the (mode, scale) given per column; dictionary
+    values of up to SCAN_KEY_BYTES bytes, at most SCAN_KEYS distinct per window.
+    Anything else (a doubled quote, a bad or null value, a wrong column count,
+    a lone CR) is left to pyarrow, which reads it or names the line.
+    """
+
+    def __init__(self, layout: CsvLayout, wanted: dict[int, str],
+                 modes: dict[int, tuple[int, int]], rows: int) -> None:
+        self.ncols = layout.ncols
+        self.delim = ord(layout.delimiter)
+        self.rows = rows
+        self.num_cols = [c for c, k in wanted.items() if k == COL_U64]
+        self.dict_cols = [c for c, k in wanted.items() if k == COL_DICT]
+        self.num_slot = np.full(layout.ncols, -1, np.int64)
+        self.dict_slot = np.full(layout.ncols, -1, np.int64)
+        for k, c in enumerate(self.num_cols):
+            self.num_slot[c] = k
+        for k, c in enumerate(self.dict_cols):
+            self.dict_slot[c] = k
+        self.modes = {c: modes[c] for c in self.num_cols}
+        self.mode = np.array([modes[c][0] for c in self.num_cols] or [0], np.int64)
+        self.scale = np.array([modes[c][1] for c in self.num_cols] or [0], np.int64)
+        # plain digits d in mode NUM_DECIMAL: d * 10**scale, which fits when d <= most
+        mul = [10 ** int(s) if m == NUM_DECIMAL else 1 for m, s in zip(self.mode, self.scale)]
+        self.mul = np.array(mul, np.uint64)
+        self.most = np.array([0xFFFFFFFFFFFFFFFF // m for m in mul], np.uint64)
+
+    @staticmethod
+    def usable(layout: CsvLayout, wanted: dict[int, str],
+               modes: dict[int, tuple[int, int]] | None) -> bool:
+        return (modes is not None and ord(layout.delimiter) < 128
+                and all(k == COL_DICT or (k == COL_U64 and c in modes)
+                        for c, k in wanted.items()))
+
+    def scan(self, data: np.ndarray, pos: int, stop: int):
+        """(end, rows, numbers by column, keys by column) of the rows of data[pos:stop]
+        up to ``rows``, or None where the scanner cannot go."""
+        # window size: a data row has ncols - 1 delimiters, a newline and a digit or more
+        cap = min(self.rows, (stop - pos) // (self.ncols + 1) + 1)
+        nums = np.empty((len(self.num_cols), cap), np.uint64)
+        codes = np.empty((len(self.dict_cols), cap), np.uint8)
+        keys = np.zeros((len(self.dict_cols), SCAN_KEYS), np.uint64)
+        nkeys = np.zeros(len(self.dict_cols), np.int64)
+        end, rows, status = _scan_rows(data, pos, stop, self.delim, self.ncols,
+                                       self.num_slot, self.dict_slot, self.mode, self.scale,
+                                       self.mul, self.most, nums, codes, keys, nkeys, cap)
+        if status:
+            return None
+        by_num = {c: nums[k, :rows] for k, c in enumerate(self.num_cols)}
+        by_key = {c: (codes[k, :rows], [_unpack_key(int(x)) for x in keys[k, :nkeys[k]]])
+                  for k, c in enumerate(self.dict_cols)}
+        return end, rows, by_num, by_key
+
+
+def _unpack_key(key: int) -> bytes:
+    n = key >> 56
+    return (key & ((1 << 56) - 1)).to_bytes(7, "little")[:n]
+
+
+def iter_windows(src: Source, layout: CsvLayout, wanted: dict[int, str], on_progress=None,
+                 modes: dict[int, tuple[int, int]] | None = None) -> Iterator[CsvWindow]:
+    """Parse the file window by window; only the ``wanted`` columns (index -> COL_*).
+
+    ``modes`` (column -> (NUM_* mode, scale)) says in advance how each COL_U64
+    column will be asked for with ``numbers``: given for all of them, the byte
+    scanner reads the common case itself and leaves the rest to pyarrow (from
+    the window it could not read to the end of that chunk; the next chunk is
+    the scanner's again); the windows are the same rows, values and errors
+    either way.
+    """
+    reader = _ArrowReader(layout, wanted, src)
+    scanner = _Scanner(layout, wanted, modes, SCAN_ROWS) \
+        if _Scanner.usable(layout, wanted, modes) else None
     first = True
     for chunk in iter_text_chunks(src, on_progress=on_progress, count_lines=False):
         skip = first and layout.header is not None
-        read = pacsv.ReadOptions(column_names=names, use_threads=True, block_size=4 << 20)
-        buf = pa.py_buffer(chunk.data[_after_header(chunk.data):] if skip else chunk.data)
-        try:
-            table = pacsv.read_csv(buf, read_options=read, parse_options=parse,
-                                   convert_options=fast)
-        except pa.ArrowInvalid as e:
-            if "conversion error" not in str(e):
-                raise _parse_error(e, chunk, src) from None
-            # a value pyarrow would not convert: read the window raw to name it by line
-            try:
-                table = pacsv.read_csv(buf, read_options=read, parse_options=parse,
-                                       convert_options=slow)
-            except pa.ArrowInvalid as e2:
-                raise _parse_error(e2, chunk, src) from None
         first = False
-        cols = {i: table.column(names[i]) for i in wanted}
-        yield CsvWindow(cols, table.num_rows, chunk, skip, src)
+        if scanner is None:
+            yield reader.window(chunk, skip)
+            continue
+        data = chunk.data
+        start = 0
+        pos = _after_header(data) if skip else 0
+        while pos < len(data):
+            got = scanner.scan(data, pos, len(data))
+            if got is None:
+                # not for the scanner: pyarrow reads (or names what is wrong in) the rest
+                yield reader.window(_sub_chunk(chunk, start, len(data)), skip)
+                break
+            end, rows, nums, keys = got
+            yield ScannedWindow({}, rows, _sub_chunk(chunk, start, end), skip, src,
+                                nums=nums, modes=scanner.modes, keys=keys, reader=reader)
+            skip = False
+            start = pos = end
+
+
+def _sub_chunk(chunk: TextChunk, start: int, end: int) -> TextChunk:
+    if start == 0 and end == len(chunk.data):
+        return chunk
+    return TextChunk(chunk.data[start:end], chunk.first_line if start == 0 else None,
+                     chunk.start_byte + start)
 
 
 def _after_header(data: np.ndarray) -> int:
@@ -254,85 +414,214 @@ def _parse_error(e: Exception, chunk: TextChunk, src: Source) -> TraceError:
 # ---------------------------------------------------------------- numbers
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _parse_one(data, a, b, mode, scale):
+    """The value of data[a:b] as uint64, and 0, or (0, error code); see _parse_numbers."""
+    limit = np.uint64(0xFFFFFFFFFFFFFFFF)
+    ten = np.uint64(10)
+    zero = np.uint64(0)
+    while a < b and (data[a] == 32 or data[a] == 9):
+        a += 1
+    while b > a and (data[b - 1] == 32 or data[b - 1] == 9 or data[b - 1] == 13):
+        b -= 1
+    if a == b:
+        return zero, 1
+    if data[a] == 45:
+        return zero, 3
+    if data[a] == 43:
+        a += 1
+        if a == b:
+            return zero, 2
+    v = np.uint64(0)
+    if mode != 2 and b - a > 2 and data[a] == 48 and (data[a + 1] == 120 or
+                                                       data[a + 1] == 88):
+        a += 2
+        if b - a > 16:
+            return zero, 4
+        for j in range(a, b):
+            c = data[j]
+            if 48 <= c <= 57:
+                d = c - 48
+            elif 97 <= c <= 102:
+                d = c - 87
+            elif 65 <= c <= 70:
+                d = c - 55
+            else:
+                return zero, 2
+            v = (v << np.uint64(4)) | np.uint64(d)
+        return v, 0
+    digits = 0
+    j = a
+    while j < b and 48 <= data[j] <= 57:
+        d = np.uint64(data[j] - 48)
+        # below 19 digits the value cannot overflow: skip the division
+        if digits >= 18 and v > (limit - d) // ten:
+            return zero, 4
+        v = v * ten + d
+        digits += 1
+        j += 1
+    frac_digits = 0
+    if j < b and data[j] == 46:
+        j += 1
+        if mode != 2:
+            while j < b and data[j] == 48:
+                j += 1
+            if j < b:
+                return zero, 5 if 49 <= data[j] <= 57 else 2
+        while j < b and 48 <= data[j] <= 57:
+            if frac_digits < scale:
+                d = np.uint64(data[j] - 48)
+                if v > (limit - d) // ten:
+                    return zero, 4
+                v = v * ten + d
+                frac_digits += 1
+            digits += 1
+            j += 1
+    if digits == 0 or j != b:
+        return zero, 2
+    if mode == 2:
+        for _ in range(scale - frac_digits):
+            if v > limit // ten:
+                return zero, 4
+            v = v * ten
+    return v, 0
+
+
 @njit(cache=True, nogil=True)
 def _parse_numbers(offsets, data, mode, scale, out):
     """Parse each value data[offsets[i]:offsets[i+1]] into out (uint64).
 
     mode 0 and 1: decimal or 0x hex integer (as pyarrow reads them); 2: decimal with an optional
-    fraction, times 10**scale (extra fraction digits are dropped).
+    fraction, times 10**scale (extra fraction digits are dropped). Spaces and tabs around
+    a value are ignored; a leading '+' is allowed.
     Returns (index of the first bad value or -1, error code).
     """
     n = len(offsets) - 1
-    limit = np.uint64(0xFFFFFFFFFFFFFFFF)
     for i in range(n):
-        a = offsets[i]
-        b = offsets[i + 1]
-        while a < b and (data[a] == 32 or data[a] == 9):
-            a += 1
-        while b > a and (data[b - 1] == 32 or data[b - 1] == 9 or data[b - 1] == 13):
-            b -= 1
-        if a == b:
-            return i, 1
-        if data[a] == 45:
-            return i, 3
-        if data[a] == 43:
-            a += 1
-            if a == b:
-                return i, 2
-        v = np.uint64(0)
-        if mode != 2 and b - a > 2 and data[a] == 48 and (data[a + 1] == 120 or
-                                                           data[a + 1] == 88):
-            a += 2
-            if b - a > 16:
-                return i, 4
-            for j in range(a, b):
-                c = data[j]
-                if 48 <= c <= 57:
-                    d = c - 48
-                elif 97 <= c <= 102:
-                    d = c - 87
-                elif 65 <= c <= 70:
-                    d = c - 55
-                else:
-                    return i, 2
-                v = (v << np.uint64(4)) | np.uint64(d)
-            out[i] = v
-            continue
-        digits = 0
-        j = a
-        while j < b and 48 <= data[j] <= 57:
-            d = np.uint64(data[j] - 48)
-            if v > (limit - d) // np.uint64(10):
-                return i, 4
-            v = v * np.uint64(10) + d
-            digits += 1
-            j += 1
-        frac_digits = 0
-        if j < b and data[j] == 46:
-            j += 1
-            if mode != 2:
-                while j < b and data[j] == 48:
-                    j += 1
-                if j < b:
-                    return i, 5 if 49 <= data[j] <= 57 else 2
-            while j < b and 48 <= data[j] <= 57:
-                if frac_digits < scale:
-                    d = np.uint64(data[j] - 48)
-                    if v > (limit - d) // np.uint64(10):
-                        return i, 4
-                    v = v * np.uint64(10) + d
-                    frac_digits += 1
-                digits += 1
-                j += 1
-        if digits == 0 or j != b:
-            return i, 2
-        if mode == 2:
-            for _ in range(scale - frac_digits):
-                if v > limit // np.uint64(10):
-                    return i, 4
-                v = v * np.uint64(10)
+        v, code = _parse_one(data, offsets[i], offsets[i + 1], mode, scale)
+        if code:
+            return i, code
         out[i] = v
     return -1, 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _field(buf, pos, delim):
+    """(start, end, position of the byte after the field, that byte, ok) of the field at pos.
+
+    A field is unquoted (no quote in it) or ``"..."`` with no quote, CR or LF
+    inside (start and end are then inside the quotes); the byte after it must
+    be the delimiter, LF or CR LF. Anything else is not ok.
+    """
+    c = buf[pos]
+    if c == 34:
+        pos += 1
+        a = pos
+        c = buf[pos]
+        while c != 34 and c != 10 and c != 13:
+            pos += 1
+            c = buf[pos]
+        if c != 34:
+            return a, pos, pos, c, False
+        b = pos
+        pos += 1
+        c = buf[pos]
+    else:
+        a = pos
+        while c != delim and c != 10 and c != 13 and c != 34:
+            pos += 1
+            c = buf[pos]
+        b = pos
+    ok = c == delim or c == 10 or (c == 13 and buf[pos + 1] == 10)
+    return a, b, pos, c, ok
+
+
+@njit(cache=True, nogil=True)
+def _scan_rows(buf, pos, end, delim, ncols, num_slot, dict_slot, mode, scale, mul, most,
+               nums, codes, keys, nkeys, cap):
+    """Read whole lines of buf[pos:end] (which ends with a newline) into the out arrays.
+
+    ``num_slot[c]`` / ``dict_slot[c]``: the row of ``nums`` / ``codes`` column c
+    goes to, or -1 (not wanted). Number slot k is read as ``_parse_one`` reads
+    it with ``mode[k]``, ``scale[k]`` (``mul[k]`` = 10**scale, ``most[k]`` the
+    largest value that many not overflow); plain digits straight from the
+    bytes, the rest through ``_parse_one``. A dictionary value is packed in a
+    word (its bytes, little-endian, and its length in the top byte) kept in
+    ``keys``; ``codes`` holds its index there. Stops after ``cap`` rows.
+    Returns (position after the last line read, rows, status): status 1 means
+    the lines from ``pos`` are not for this scanner (see _Scanner).
+    """
+    rows = 0
+    nk = keys.shape[1]
+    ten = np.uint64(10)
+    while pos < end:
+        if rows >= cap:
+            return pos, rows, 0
+        c = buf[pos]
+        if c == 10:                       # blank line
+            pos += 1
+            continue
+        if c == 13 and buf[pos + 1] == 10:
+            pos += 2
+            continue
+        col = 0
+        while True:
+            if col >= ncols:
+                return pos, rows, 1
+            k = num_slot[col]
+            if k >= 0:
+                # the common case: up to 18 plain digits, then the delimiter or LF
+                start = pos
+                v = np.uint64(0)
+                c = buf[pos]
+                while 48 <= c <= 57:
+                    v = v * ten + np.uint64(c - 48)
+                    pos += 1
+                    c = buf[pos]
+                n = pos - start
+                if 0 < n < 19 and (c == delim or c == 10) and v <= most[k]:
+                    nums[k, rows] = v * mul[k]
+                else:
+                    a, b, pos, c, ok = _field(buf, start, delim)
+                    if not ok:
+                        return pos, rows, 1
+                    v, err = _parse_one(buf, a, b, mode[k], scale[k])
+                    if err:
+                        return pos, rows, 1
+                    nums[k, rows] = v
+            else:
+                a, b, pos, c, ok = _field(buf, pos, delim)
+                if not ok:
+                    return pos, rows, 1
+                k = dict_slot[col]
+                if k >= 0:
+                    if b - a > SCAN_KEY_BYTES:
+                        return pos, rows, 1
+                    key = np.uint64(b - a) << np.uint64(56)
+                    for j in range(a, b):
+                        key |= np.uint64(buf[j]) << np.uint64(8 * (j - a))
+                    idx = -1
+                    for q in range(nkeys[k]):
+                        if keys[k, q] == key:
+                            idx = q
+                            break
+                    if idx < 0:
+                        idx = nkeys[k]
+                        if idx >= nk:
+                            return pos, rows, 1
+                        keys[k, idx] = key
+                        nkeys[k] = idx + 1
+                    codes[k, rows] = idx
+            col += 1
+            if c == delim:
+                pos += 1
+                continue
+            pos += 2 if c == 13 else 1    # past the line end
+            break
+        if col != ncols:
+            return pos, rows, 1
+        rows += 1
+    return pos, rows, 0
 
 
 def parse_numbers(arr: pa.Array, mode: int, scale: int = 0) -> tuple[np.ndarray, int, str]:

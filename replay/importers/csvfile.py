@@ -126,11 +126,14 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
                "ops": "recorded" if op_col is not None else "all reads (no op column)"},
     )
     wanted: dict[int, str] = {}
-    if time_col is not None:
-        wanted[time_col] = core.COL_U64
-    for c in (vpn_col, addr_col, asid_col):
+    # how each number column is read: the byte scanner parses them as it goes
+    modes: dict[int, tuple[int, int]] = {}
+    for c, mode in ((time_col, (core.NUM_DECIMAL, TIME_SCALE[unit])),
+                    (vpn_col, (core.NUM_ADDR, 0)), (addr_col, (core.NUM_ADDR, 0)),
+                    (asid_col, (core.NUM_INT, 0))):
         if c is not None:
             wanted[c] = core.COL_U64
+            modes[c] = mode
     if op_col is not None:
         wanted[op_col] = core.COL_DICT
     if len({time_col, vpn_col, addr_col, op_col, asid_col} - {None}) != \
@@ -143,7 +146,8 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
                 BackgroundWriter(trace_writer) as writer:
             rows = 0
             last_time = -1
-            for win in core.iter_windows(source, layout, wanted, on_progress=update):
+            for win in core.iter_windows(source, layout, wanted, on_progress=update,
+                                          modes=modes):
                 n = win.rows
                 if n == 0:
                     continue

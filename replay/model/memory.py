@@ -63,7 +63,7 @@ from replay.model.state import (
     S_SWAP_USED,
 )
 from replay.model.swap_state import is_swapped, swapin_readahead
-from replay.model.vmscan import reclaim_pages
+from replay.model.vmscan import reclaim_pages, split_folio
 from replay.model.workingset import workingset_refault
 from replay.policies.base import (
     V_ADJACENT,
@@ -346,11 +346,26 @@ def do_swap_page(st, p, write, policy_fn, view):
 
 
 @njit(cache=True)
+def deferred_split_folio(st, h):
+    """deferred_split_scan() for one partially unmapped folio: split it, freeing its
+    unmapped pages. Done before such a page faults again: one record per page cannot
+    hold both the old unmapped subpage and the new folio the kernel allocates there."""
+    nr = 1 << st.pg[h].forder
+    lruvec_del_folio(st, h)
+    split_folio(st, h)
+    for i in range(nr):
+        if st.pg[h + i].head == h + i:
+            lruvec_add_folio(st, h + i)
+
+
+@njit(cache=True)
 def handle_mm_fault(st, p, write, policy_fn, view):
     """A fault: the page is not mapped, or a write hits the zero page."""
     st.G[C_BASE + C_PGFAULT] += 1
     s = st.pg[p].pstate
     if s == P_NONE or s == P_FREED:
+        if st.pg[p].head >= 0:
+            deferred_split_folio(st, st.pg[p].head)
         do_anonymous_page(st, p, write)
     elif s == P_ZEROPAGE:
         do_wp_page(st, p)
