@@ -441,9 +441,11 @@ def time_of(st: ModelState, setup: CostSetup, tlb_view) -> dict:
     G = st.G
     t = {k: int(G[T_BASE + k]) for k in (T_KERNEL, T_FAULT, T_SWAPIN, T_COMPRESS,
                                          T_DECOMPRESS, T_IO, T_RECLAIM)}
-    tlb_ps = 0 if tlb_view is None else int(
-        tlb_summary(tlb_view)["l2_hits"] * setup.params_ps[CP_TLB_L2]
-        + tlb_summary(tlb_view)["walks"] * setup.params_ps[CP_TLB_WALK])
+    tlb_ps = 0
+    if tlb_view is not None:
+        c = tlb_summary(tlb_view)
+        tlb_ps = int(c["l2_hits"] * setup.params_ps[CP_TLB_L2]
+                     + c["walks"] * setup.params_ps[CP_TLB_WALK])
     trace_ns = int(G[T_BASE + T_TRACE_NS])
     swapin_pages = int(G[D_BASE + D_SWAPIN_PAGES])
     folios = {f"{(PAGE_SIZE << k) // 1024}kB": int(G[T_BASE + T_SWPIN_FOLIOS + k])
@@ -605,6 +607,10 @@ def simulate(trace: Trace | str, config: ModelConfig, policies=("order0-fallback
             raise SettingsError(f"timeline window ({name}) must be positive")
     cm = cost_model if isinstance(cost_model, CostModel) else CostModel.load(cost_model)
     device = device or ("hdd" if config.rotational else "nvme")
+    if device not in ("nvme", "hdd"):
+        raise SettingsError(f"device costs {device!r} are not nvme or hdd")
+    if ordinal_ns_per_access < 0:
+        raise SettingsError("ordinal ns per access must not be negative")
     tlb_cfg = _tlb_config(tlb)
     if contents is None:
         contents = page_contents(trace, config)

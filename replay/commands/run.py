@@ -194,8 +194,8 @@ def results_table(doc: dict) -> Table:
               help="Swap device latency and bandwidth [default: hdd with --rotational, "
               "else nvme].")
 @click.option("--compression-unit", default="4K", show_default=True,
-              help="Pages compressed together: 4K (zswap, zram today) or a multi-page unit "
-              "per large folio (zsmalloc multi-page RFC).")
+              help="Compression unit: 4K (zswap, zram today), or 16K or 64K units of large "
+              "folios (the zsmalloc multi-page RFC; a partial read decompresses the unit).")
 @click.option("--tlb", default="x86", show_default=True,
               help="TLB model: x86, arm64, none, or a preset (zen2, zen4, neoverse-n1, "
               "neoverse-n2, neoverse-v2).")
