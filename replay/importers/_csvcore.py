@@ -109,7 +109,9 @@ _ARROW_TYPES = {COL_U64: pa.uint64(), COL_DICT: pa.dictionary(pa.int32(), pa.bin
                 COL_RAW: pa.binary()}
 
 SCAN_ROWS = 1 << 20            # rows per window on the byte-scanner path (one row group)
-SCAN_KEYS = 64                 # distinct values of a dictionary column per window (scanner)
+SCAN_KEYS = 32                 # distinct values of a dictionary column per window (scanner)
+_KEY_SLOTS = 2 * SCAN_KEYS     # its hash table (a power of two)
+_KEY_SHIFT = 64 - (_KEY_SLOTS.bit_length() - 1)
 SCAN_KEY_BYTES = 7             # longest dictionary value the scanner packs into one word
 
 
@@ -203,7 +205,7 @@ class ScannedWindow(CsvWindow):
 
     nums: dict[int, np.ndarray] = None          # column -> uint64 values
     modes: dict[int, tuple[int, int]] = None    # column -> (mode, scale) they were parsed with
-    keys: dict[int, tuple[np.ndarray, list[bytes]]] = None  # column -> (key index, raw values)
+    keys: dict[int, tuple[np.ndarray, dict[int, bytes]]] = None  # column -> (slots, slot -> raw)
     reader: _ArrowReader = None
     _arrow: CsvWindow | None = None
 
@@ -221,12 +223,12 @@ class ScannedWindow(CsvWindow):
         if col not in self.keys:
             return self._by_arrow().codes(col, lookup, what)
         index, raws = self.keys[col]
-        table = np.empty(max(len(raws), 1), np.uint8)
-        for k, raw in enumerate(raws):
+        table = np.full(_KEY_SLOTS, 255, np.uint8)
+        for slot, raw in raws.items():
             code = lookup(raw)
             if code is None or not 0 <= code < 255:
                 return self._by_arrow().codes(col, lookup, what)   # names the row
-            table[k] = code
+            table[slot] = code
         return table[index]
 
 
@@ -252,7 +254,13 @@ class _ArrowReader:
     def window(self, chunk: TextChunk, skip: bool) -> CsvWindow:
         read = pacsv.ReadOptions(column_names=self.names, use_threads=True,
                                  block_size=4 << 20)
-        buf = pa.py_buffer(chunk.data[_after_header(chunk.data):] if skip else chunk.data)
+        body = chunk.data[_after_header(chunk.data):] if skip else chunk.data
+        if len(body) == 0:
+            # the header alone (the first chunk of "header\nrow" without a final newline):
+            # no rows, where pyarrow would say "Empty CSV file"
+            cols = {i: pa.chunked_array([], _ARROW_TYPES[k]) for i, k in self.wanted.items()}
+            return CsvWindow(cols, 0, chunk, skip, self.src)
+        buf = pa.py_buffer(body)
         try:
             table = pacsv.read_csv(buf, read_options=read, parse_options=self.parse,
                                    convert_options=self.fast)
@@ -315,7 +323,7 @@ class _Scanner:
         cap = min(self.rows, (stop - pos) // (self.ncols + 1) + 1)
         nums = np.empty((len(self.num_cols), cap), np.uint64)
         codes = np.empty((len(self.dict_cols), cap), np.uint8)
-        keys = np.zeros((len(self.dict_cols), SCAN_KEYS), np.uint64)
+        keys = np.zeros((len(self.dict_cols), _KEY_SLOTS), np.uint64)
         nkeys = np.zeros(len(self.dict_cols), np.int64)
         end, rows, status = _scan_rows(data, pos, stop, self.delim, self.ncols,
                                        self.num_slot, self.dict_slot, self.mode, self.scale,
@@ -323,13 +331,15 @@ class _Scanner:
         if status:
             return None
         by_num = {c: nums[k, :rows] for k, c in enumerate(self.num_cols)}
-        by_key = {c: (codes[k, :rows], [_unpack_key(int(x)) for x in keys[k, :nkeys[k]]])
+        by_key = {c: (codes[k, :rows], {int(i): _unpack_key(int(keys[k, i]))
+                                        for i in np.flatnonzero(keys[k])})
                   for k, c in enumerate(self.dict_cols)}
         return end, rows, by_num, by_key
 
 
 def _unpack_key(key: int) -> bytes:
-    n = key >> 56
+    """The bytes packed by _scan_rows: little-endian in bits 0-55, length in 56-58."""
+    n = (key >> 56) & 0x7F
     return (key & ((1 << 56) - 1)).to_bytes(7, "little")[:n]
 
 
@@ -544,15 +554,15 @@ def _scan_rows(buf, pos, end, delim, ncols, num_slot, dict_slot, mode, scale, mu
     ``num_slot[c]`` / ``dict_slot[c]``: the row of ``nums`` / ``codes`` column c
     goes to, or -1 (not wanted). Number slot k is read as ``_parse_one`` reads
     it with ``mode[k]``, ``scale[k]`` (``mul[k]`` = 10**scale, ``most[k]`` the
-    largest value that many not overflow); plain digits straight from the
+    largest value that may not overflow); plain digits straight from the
     bytes, the rest through ``_parse_one``. A dictionary value is packed in a
-    word (its bytes, little-endian, and its length in the top byte) kept in
-    ``keys``; ``codes`` holds its index there. Stops after ``cap`` rows.
+    word (its bytes little-endian in bits 0-55, its length in bits 56-58) kept
+    in the hash table ``keys[k]`` (``nkeys[k]`` used slots); ``codes`` holds its
+    slot there. Stops after ``cap`` rows.
     Returns (position after the last line read, rows, status): status 1 means
     the lines from ``pos`` are not for this scanner (see _Scanner).
     """
     rows = 0
-    nk = keys.shape[1]
     ten = np.uint64(10)
     while pos < end:
         if rows >= cap:
@@ -600,17 +610,17 @@ def _scan_rows(buf, pos, end, delim, ncols, num_slot, dict_slot, mode, scale, mu
                     key = np.uint64(b - a) << np.uint64(56)
                     for j in range(a, b):
                         key |= np.uint64(buf[j]) << np.uint64(8 * (j - a))
-                    idx = -1
-                    for q in range(nkeys[k]):
-                        if keys[k, q] == key:
-                            idx = q
+                    # open addressing in _KEY_SLOTS slots; bit 63 marks a slot in use
+                    key |= np.uint64(1) << np.uint64(63)
+                    idx = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(_KEY_SHIFT))
+                    while keys[k, idx] != key:
+                        if keys[k, idx] == 0:
+                            if nkeys[k] >= SCAN_KEYS:
+                                return pos, rows, 1
+                            keys[k, idx] = key
+                            nkeys[k] += 1
                             break
-                    if idx < 0:
-                        idx = nkeys[k]
-                        if idx >= nk:
-                            return pos, rows, 1
-                        keys[k, idx] = key
-                        nkeys[k] = idx + 1
+                        idx = (idx + 1) & (_KEY_SLOTS - 1)
                     codes[k, rows] = idx
             col += 1
             if c == delim:
