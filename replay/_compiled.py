@@ -1,0 +1,37 @@
+"""Keeping numba's on-disk cache of the compiled model consistent.
+
+``@njit(cache=True)`` keys each compiled function on its own source file
+only: after an edit to (or an upgrade of) replay/model/memory.py, the cached
+``replay_chunk`` of engine.py would still run the old memory.py code. So
+before anything is compiled, cached compilations older than the newest
+source of the compiled model are dropped (the next replay recompiles).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+MODEL_SOURCE_DIRS = (PACKAGE, PACKAGE / "model", PACKAGE / "policies")
+
+
+def drop_stale_caches() -> int:
+    """Remove cached compilations older than any model source; returns how many."""
+    sources = [p for d in MODEL_SOURCE_DIRS for p in d.glob("*.py")]
+    try:
+        newest = max(p.stat().st_mtime for p in sources)
+    except ValueError:
+        return 0
+    dropped = 0
+    for d in MODEL_SOURCE_DIRS:
+        cache = d / "__pycache__"
+        if not cache.is_dir():
+            continue
+        for f in cache.glob("*.nb[ic]"):
+            try:
+                if f.stat().st_mtime < newest:
+                    f.unlink()
+                    dropped += 1
+            except OSError:
+                pass
+    return dropped
