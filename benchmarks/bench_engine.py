@@ -1,0 +1,260 @@
+"""Replay engine speed against its targets, in one run on the same traces (prints a table).
+
+1. exact-lru (one policy, zram, no mTHP: the cache-simulator mode) against libCacheSim's
+   LRU through its Python package (C replay loop fed a raw int64 file of page ids), same
+   capacity; miss counts side by side (LRU misses - cold misses must equal pgmajfault).
+   Target: exact-lru >= 10x libCacheSim's accesses per second.
+2. The full model with every built-in policy (64M memcg, 64K mTHP, zswap), replayed in
+   lockstep with the TLB model on (as `replay run`); engine seconds per policy. Target:
+   >= 20 M accesses/s. On cgroup v2 the zswap pool is charged to the memcg, and over a
+   1 M-page footprint the 64M memcg fills with its own pool (shrinker off): OOM kills and
+   reclaim retries on nearly every fault. So it is shown on cgroup v1 too, without the TLB
+   model (the kernel model alone), per fault, and with a memcg that holds everything.
+3. `replay run` end to end on a 20 M-access trace, in this process (Python start-up and
+   numba's cache load excluded by a warm-up run on a small trace): one policy, and with
+   --run-all-policies the default policy set too. Target: >= 10 M accesses/s.
+4. Peak memory: max RSS of a `replay run` process on 5 M and on 20 M accesses of the same
+   pattern and footprint. Target: independent of trace length.
+5. Where the time goes: reading the trace + dense ids alone, against the compiled loop.
+
+Traces: Zipf(1.0) over 1 M pages (`replay gen zipf --pages 1000000`), cached in
+--cache (default: $TMPDIR/folio-replay-bench). The machine is shared and noisy: compare
+ratios within one run.
+
+    python benchmarks/bench_engine.py [--accesses 10000000] [--capacity 100000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from replay.engine import simulate
+from replay.gen import generate_to
+from replay.model.config import ModelConfig
+from replay.policies import BUILTIN
+from replay.trace import PAGE_SIZE, open_trace
+
+PAGES = 1_000_000
+
+
+def zipf_trace(cache: Path, accesses: int, seed: int = 1) -> Path:
+    path = cache / f"zipf-a1.0-{PAGES}p-{accesses}.parquet"
+    if not path.exists():
+        t = time.perf_counter()
+        generate_to(path, "zipf", accesses=accesses, pages=PAGES, alpha=1.0, seed=seed)
+        print(f"  generated {path.name} in {time.perf_counter() - t:.1f} s", flush=True)
+    return path
+
+
+def dense_id_file(trace_path: Path) -> tuple[Path, int, float]:
+    """The trace's page ids as a raw little-endian int64 file (libCacheSim's input);
+    also the number of distinct pages and the seconds one read + dense-id pass took."""
+    out = trace_path.with_suffix(".ids.bin")
+    t = time.perf_counter()
+    tr = open_trace(trace_path)
+    parts = [tr.dense_ids(ch) for ch in tr.iter_chunks()]
+    read_s = time.perf_counter() - t
+    ids = np.concatenate(parts)
+    if not out.exists():
+        tmp = out.with_suffix(".tmp")
+        ids.astype("<i8").tofile(tmp)
+        os.replace(tmp, out)
+    return out, len(np.unique(ids)), read_s
+
+
+def libcachesim_lru(ids_path: Path, n: int, capacity: int) -> tuple[int, float]:
+    """(misses, seconds of the replay alone) of libCacheSim's LRU."""
+    import libcachesim as lcs
+    assert capacity >= 1                       # bad arguments abort the process
+    params = lcs.ReaderInitParam(binary_fmt_str="<q", ignore_obj_size=True)
+    params.obj_id_field = 1
+    reader = lcs.TraceReader(str(ids_path), lcs.TraceType.BIN_TRACE, params)
+    cache = lcs.LRU(capacity, hashpower=20)
+    t = time.perf_counter()
+    miss_ratio, _ = cache.process_trace(reader)
+    return round(miss_ratio * n), time.perf_counter() - t
+
+
+def exact_lru(capacity: int) -> ModelConfig:
+    return ModelConfig(reclaim="exact-lru", first_read="allocate", mthp_sizes_kb=(),
+                       backend="zram", page_cluster=0, memory_limit_bytes=capacity * PAGE_SIZE)
+
+
+def full_model(**kw) -> ModelConfig:
+    """64M memcg, 64K mTHP, zswap (cgroup v2 unless told: the pool is charged to the memcg)."""
+    return ModelConfig(**{"memory_limit_bytes": 64 << 20, "mthp_sizes_kb": (64,),
+                          "backend": "zswap", **kw})
+
+
+def peak_rss_bytes(argv: list[str]) -> tuple[int, float]:
+    """Max RSS (bytes) and wall seconds of a child process."""
+    t = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    err = p.stderr.read().decode() if p.stderr else ""
+    if p.returncode:
+        raise SystemExit(f"{' '.join(argv)} failed: {err}")
+    return usage.ru_maxrss * 1024, wall
+
+
+def mps(n: int, s: float) -> str:
+    return f"{n / s / 1e6:8.1f}" if s > 0 else "     inf"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--accesses", type=int, default=10_000_000)
+    ap.add_argument("--run-accesses", type=int, default=20_000_000,
+                    help="trace length for `replay run` end to end and the 20 M memory run")
+    ap.add_argument("--small-accesses", type=int, default=5_000_000,
+                    help="the shorter trace of the memory comparison")
+    ap.add_argument("--capacity", type=int, default=100_000, help="LRU capacity in pages")
+    ap.add_argument("--cache", type=Path,
+                    default=Path(tempfile.gettempdir()) / "folio-replay-bench")
+    ap.add_argument("--quick", action="store_true", help="1 M / 2 M / 0.5 M accesses")
+    ap.add_argument("--run-all-policies", action="store_true",
+                    help="also time `replay run` with its default policy set (slow)")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: "
+                    "lru,model,run,memory")
+    a = ap.parse_args()
+    if a.quick:
+        a.accesses, a.run_accesses, a.small_accesses = 1_000_000, 2_000_000, 500_000
+    skip = set(filter(None, a.skip.split(",")))
+    a.cache.mkdir(parents=True, exist_ok=True)
+    rows: list[tuple[str, str, str, str]] = []   # (what, M acc/s or figure, target, verdict)
+
+    print(f"traces in {a.cache}", flush=True)
+    main_trace = zipf_trace(a.cache, a.accesses)
+    n = open_trace(main_trace).num_accesses
+
+    # warm numba's caches (or compile, on a fresh checkout) outside every timing
+    warm = zipf_trace(a.cache, 20_000)
+    t = time.perf_counter()
+    simulate(warm, exact_lru(1000), ["order0-fallback"])
+    simulate(warm, full_model(), list(BUILTIN))
+    simulate(warm, full_model(), ["order0-fallback"], tlb=None, timeline=False)
+    print(f"  warm-up (numba cache load or compile) {time.perf_counter() - t:.1f} s", flush=True)
+
+    ids_path, cold, read_s = dense_id_file(main_trace)
+    rows.append(("read trace + dense ids only", mps(n, read_s), "", ""))
+
+    # 1. exact-lru vs libCacheSim
+    if "lru" not in skip:
+        r = simulate(main_trace, exact_lru(a.capacity), ["order0-fallback"])[0]
+        r_bare = simulate(main_trace, exact_lru(a.capacity), ["order0-fallback"], tlb=None,
+                          timeline=False)[0]
+        eng_s = r["run"]["engine_seconds"]
+        bare_s = r_bare["run"]["engine_seconds"]
+        try:
+            misses, lcs_s = libcachesim_lru(ids_path, n, a.capacity)
+        except ImportError:
+            misses, lcs_s = None, 0.0
+        print(f"\nexact-lru vs libCacheSim LRU, {n:,} accesses, {cold:,} distinct pages, "
+              f"capacity {a.capacity:,} pages")
+        print(f"  libCacheSim LRU misses {misses:,}  - cold {cold:,} = {misses - cold:,}"
+              if misses is not None else "  libCacheSim not installed")
+        print(f"  exact-lru pgmajfault   {r['counters']['pgmajfault']:,} "
+              f"(pgfault {r['counters']['pgfault']:,}); without the TLB model "
+              f"{r_bare['counters']['pgmajfault']:,}")
+        if misses is not None:
+            same = misses - cold == r["counters"]["pgmajfault"] == \
+                r_bare["counters"]["pgmajfault"]
+            print(f"  identical: {same}")
+            rows.append(("libCacheSim LRU (C, process_trace)", mps(n, lcs_s), "", ""))
+            for label, s in (("exact-lru engine, TLB model on", eng_s),
+                             ("exact-lru engine, TLB + timeline off", bare_s)):
+                ratio = lcs_s / s if s else float("inf")
+                rows.append((label, mps(n, s), ">= 10x libCacheSim",
+                             f"{ratio:.1f}x {verdict(ratio >= 10)}"))
+        else:
+            rows.append(("exact-lru engine", mps(n, eng_s), "", ""))
+
+    # 2. full model, every policy in lockstep (TLB model on, as `replay run`)
+    if "model" not in skip:
+        for label, cfg in (("v2", full_model()), ("v1", full_model(memcg="v1"))):
+            t = time.perf_counter()
+            res = simulate(main_trace, cfg, list(BUILTIN))
+            wall = time.perf_counter() - t
+            for r in res:
+                s = r["run"]["engine_seconds"]
+                rows.append((f"full model {label} {r['policy']}", mps(n, s), ">= 20 M/s",
+                             verdict(n / s >= 20e6)))
+            c = res[0]["counters"]
+            print(f"\nfull model, cgroup {label}: {len(res)} policies in {wall:.1f} s wall; "
+                  f"order0-fallback: pgfault {c['pgfault']:,}, pgmajfault {c['pgmajfault']:,}, "
+                  f"oom_kill {c['oom_kill']:,}, reclaim rounds "
+                  f"{res[0]['derived']['reclaim_rounds']:,}", flush=True)
+            # the same replay without the TLB model and timeline: the kernel model alone
+            bare = simulate(main_trace, cfg, ["order0-fallback"], tlb=None, timeline=False)[0]
+            s = bare["run"]["engine_seconds"]
+            rows.append((f"full model {label} order0-fallback, TLB + timeline off", mps(n, s),
+                         ">= 20 M/s", verdict(n / s >= 20e6)))
+            c = bare["counters"]
+            rows.append((f"  {label}: engine ns per fault (pgfault {c['pgfault']:,})",
+                         f"{1e9 * s / max(1, c['pgfault']):8.0f}", "", ""))
+        # the loop itself: a memcg that holds the whole footprint (faults on first touch only)
+        fits = simulate(main_trace, full_model(memory_limit_bytes=8 << 30), ["order0-fallback"],
+                        tlb=None, timeline=False)[0]
+        s = fits["run"]["engine_seconds"]
+        what = f"full model, no reclaim ({fits['counters']['pgfault']:,} first-touch faults)"
+        rows.append((what, mps(n, s), "", ""))
+
+    # 3. `replay run` end to end, start-up excluded
+    if "run" not in skip:
+        from replay.cli import main as replay_main
+        run_trace = zipf_trace(a.cache, a.run_accesses, seed=2)
+        m = open_trace(run_trace).num_accesses
+        out = a.cache / "run.json"
+        replay_main(["run", str(warm), "--json", str(out), "--quiet"])   # warm
+        runs = [("one policy", ["--policy", "order0-fallback"])]
+        if a.run_all_policies:
+            runs.append(("default policies", []))
+        for label, extra in runs:
+            t = time.perf_counter()
+            code = replay_main(["run", str(run_trace), "--json", str(out), "--quiet", *extra])
+            s = time.perf_counter() - t
+            assert code == 0
+            k = len(json.loads(out.read_text())["results"])
+            rows.append((f"replay run, {m / 1e6:.0f} M accesses, {label} ({k})", mps(m, s),
+                         ">= 10 M/s", verdict(m / s >= 10e6)))
+
+    # 4. peak memory against trace length
+    if "memory" not in skip:
+        rss = {}
+        for acc in (a.small_accesses, a.run_accesses):
+            p = zipf_trace(a.cache, acc, seed=2)
+            out = a.cache / f"mem-{acc}.json"
+            rss[acc], wall = peak_rss_bytes([sys.executable, "-m", "replay.cli", "run", str(p),
+                                             "--policy", "order0-fallback", "--quiet",
+                                             "--json", str(out)])
+            rows.append((f"replay run max RSS, {acc / 1e6:g} M accesses",
+                         f"{rss[acc] / 2**20:7.0f}M", "", f"({wall:.1f} s wall)"))
+        lo, hi = rss[a.small_accesses], rss[a.run_accesses]
+        growth = hi / lo - 1
+        rows.append(("max RSS growth, 4x the accesses", f"{100 * growth:+7.1f}%",
+                     "independent of length", verdict(growth < 0.15)))
+
+    print()
+    w = max(len(r[0]) for r in rows)
+    print(f"{'':{w}}  {'M acc/s':>8}  {'target':<22} result")
+    for what, fig, target, res in rows:
+        print(f"{what:{w}}  {fig:>8}  {target:<22} {res}")
+
+
+if __name__ == "__main__":
+    main()
