@@ -1,10 +1,7 @@
 """Shared fixtures for the engine tests: small traces, hand-built traces, page contents.
 
-Also guards against a numba pitfall: ``cache=True`` keys a compiled function on
-its own source file only, so after an edit to replay/model/memory.py the cached
-``replay_chunk`` (engine.py) still runs the old memory.py code. Before the tests
-run, compiled caches of the model older than any of its sources are dropped (the
-first replay then recompiles: one to three minutes on this machine).
+(Stale numba caches of the model are dropped by replay._compiled when replay.model is
+imported; the first replay after an edit recompiles, one to three minutes here.)
 """
 
 from __future__ import annotations
@@ -18,38 +15,6 @@ import pytest
 from replay.engine import PageContents
 from replay.gen import generate_to
 from replay.trace import BLOCK_PAGES, TraceMeta, open_trace, write_trace
-
-ROOT = Path(__file__).resolve().parents[1]
-
-# the compiled model (engine, model, policies and the top-level modules the loop calls, such
-# as tlb.py and timeline.py): a change to any of them invalidates every cached compilation
-_MODEL_SOURCES = [*sorted((ROOT / "replay").glob("*.py")),
-                  *sorted((ROOT / "replay" / "model").glob("*.py")),
-                  *sorted((ROOT / "replay" / "policies").glob("*.py"))]
-_MODEL_CACHES = [(ROOT / "replay" / "__pycache__", "*.nb[ic]"),
-                 (ROOT / "replay" / "model" / "__pycache__", "*.nb[ic]"),
-                 (ROOT / "replay" / "policies" / "__pycache__", "*.nb[ic]")]
-
-
-def _drop_stale_model_caches() -> int:
-    newest = max(p.stat().st_mtime for p in _MODEL_SOURCES if p.exists())
-    dropped = 0
-    for folder, pattern in _MODEL_CACHES:
-        if not folder.is_dir():
-            continue
-        for f in folder.glob(pattern):
-            try:
-                if f.stat().st_mtime < newest:
-                    f.unlink()
-                    dropped += 1
-            except FileNotFoundError:
-                pass
-    return dropped
-
-
-def pytest_sessionstart(session) -> None:
-    _drop_stale_model_caches()
-
 
 # ---------------------------------------------------------------- generated traces
 
