@@ -38,22 +38,6 @@ def lruvec_add_folio(st, h):
 
 
 @njit(cache=True)
-def lruvec_add_folio_tail(st, h):
-    """lruvec_add_folio_tail(): put the folio at the tail (next to be reclaimed)."""
-    lst = _list_of(st, h)
-    prv = st.pg[lst].lru_prev
-    st.pg[lst].lru_prev = h
-    st.pg[h].lru_next = lst
-    st.pg[h].lru_prev = prv
-    st.pg[prv].lru_next = h
-    st.pg[h].fflags |= F_LRU
-    if st.pg[h].fflags & F_ACTIVE:
-        st.G[S_NR_ACTIVE] += folio_nr_pages(st, h)
-    else:
-        st.G[S_NR_INACTIVE] += folio_nr_pages(st, h)
-
-
-@njit(cache=True)
 def lruvec_del_folio(st, h):
     """lruvec_del_folio(): take the folio off its list."""
     if not st.pg[h].fflags & F_LRU:
