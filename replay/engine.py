@@ -57,7 +57,6 @@ from replay.model.state import (
     D_SWAPIN_USED,
     DERIVED_NAMES,
     F_DIRTY,
-    G_SIZE,
     MAX_ORDER,
     NR_PARAMS,
     P_ACCEPT_BYTES,
@@ -414,11 +413,12 @@ def _install(st: ModelState, setup: CostSetup):
         parts.append(make_tlb_state(setup.tlb))
         if setup.shadow == "exact":
             parts.append(make_tlb_state(setup.tlb.shadow()))
-    G = np.zeros(G_SIZE + sum(len(x) for x in parts), np.int64)
-    G[:G_SIZE] = st.G[:G_SIZE]
+    base = len(st.G)                  # scalars ... and the swap device, then the TLBs
+    G = np.zeros(base + sum(len(x) for x in parts), np.int64)
+    G[:base] = st.G
     install_costs(G, setup.params_ps, setup.costs.unit_pages)
     views = [None, None]
-    off = G_SIZE
+    off = base
     for k, part in enumerate(parts):
         G[off:off + len(part)] = part
         G[T_BASE + (T_TLB_OFF if k == 0 else T_SHADOW_OFF)] = off

@@ -39,8 +39,8 @@ does not wait for them: only their transfer time (the device busy time) is booke
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from replay._compiled import njit
 from replay.model.state import (
     BACKEND_ZRAM,
     D_BASE,

@@ -19,6 +19,7 @@ import numpy as np
 from replay.model.state import (
     BACKEND_ZSWAP,
     F_LRU,
+    MAX_ORDER,
     P_BACKEND,
     P_DEVICE,
     P_MAPPED,
@@ -105,6 +106,22 @@ def check_invariants(st: ModelState) -> list[str]:
         if int(size.sum()) != int(st.S[S_POOL_BYTES]):
             bad.append(f"zswap pool {int(st.S[S_POOL_BYTES])} bytes != sum of entries "
                        f"{int(size.sum())}")
+    # swap clusters: free counts match the slots, the search trees match the clusters
+    n_clusters = len(st.cluster_free)
+    used = (st.slot_owner.reshape(n_clusters, -1) >= 0).sum(axis=1)
+    if (st.cluster_free != st.slot_owner.shape[0] // n_clusters - used).any():
+        bad.append("a cluster's free count disagrees with its slots")
+    leaves = len(st.cluster_trees) // (2 * MAX_ORDER)
+    trees = st.cluster_trees.reshape(MAX_ORDER, 2 * leaves)
+    if (trees[0, leaves:leaves + n_clusters] != st.cluster_free).any():
+        bad.append("the cluster search tree disagrees with the free counts")
+    for k in range(1, MAX_ORDER):
+        want = np.where(st.cluster_order == k, st.cluster_free, -1)
+        if (trees[k, leaves:leaves + n_clusters] != want).any():
+            bad.append(f"the order-{k} cluster search tree disagrees with the clusters")
+    inner = np.maximum(trees[:, 2:2 * leaves:2], trees[:, 3:2 * leaves:2])
+    if leaves > 1 and (trees[:, 1:leaves] != inner).any():
+        bad.append("a cluster search tree node is not the max of its children")
     # counters
     c = st.C
     if c[C["pswpout"]] < c[C["zswpwb"]]:

@@ -1,7 +1,6 @@
 """Memory cgroup charging (mm/memcontrol.c): try_charge_memcg() with the per-CPU stock."""
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.page_counter import note_resident
 from replay.model.state import (
     C_BASE,

@@ -5,8 +5,7 @@ from the shared zero page, do_swap_page() with alloc_swap_folio() /
 can_swapin_thp() and the policy's decision, MADV_PAGEOUT and MADV_DONTNEED.
 """
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.costs_account import acct_swap_read
 from replay.model.memcontrol import mem_cgroup_margin, try_charge_memcg
 from replay.model.mm_inline import lruvec_add_folio, lruvec_del_folio
@@ -303,8 +302,9 @@ def do_swap_page(st, p, write, policy_fn, view):
             st.G[D_BASE + D_SWAPIN_USED] += 1
         return
     st.G[C_BASE + C_PGMAJFAULT] += 1
-    mask = fill_view(st, p, write, view)
-    order = policy_fn(view)
+    # no large order is allowed here: order 0 whatever a policy says (it is not asked)
+    mask = fill_view(st, p, write, view) if thp_vma_allowable_orders(st, p) else 0
+    order = policy_fn(view) if mask else 0
     if order < 0 or order >= PMD_ORDER or (order > 0 and not mask & (1 << order)):
         order = 0
     if order > 0 and st.G[P_BASE + P_CHARGE_GUARD]:

@@ -5,8 +5,7 @@ inactive anon list, N+1 the active anon list. The head (sentinel's next) is the
 most recently added folio; reclaim takes folios from the tail.
 """
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.state import F_ACTIVE, F_LRU, P_BASE, P_NR_PAGES, S_NR_ACTIVE, S_NR_INACTIVE
 
 

@@ -1,7 +1,6 @@
 """The memcg page counter (mm/page_counter.c) and what is charged to it."""
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.state import (
     P_BASE,
     P_MEMCG_V2,

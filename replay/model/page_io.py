@@ -1,7 +1,6 @@
 """Writing folios to swap and reading pages back (mm/page_io.c), and freeing slots."""
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.costs_account import acct_swap_write
 from replay.model.state import (
     BACKEND_ZRAM,

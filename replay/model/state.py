@@ -60,6 +60,10 @@ S_ZS_COUNT = 30        # zswap entries (stored pages)
 S_REFAULT_SNAP = 31    # refaults seen at the end of the last reclaim (snapshot_refaults)
 S_RA_PREV_PAGE = 32    # VMA readahead: previous fault page
 S_RA_VMA_WIN = 33      # VMA readahead: previous window
+S_SW_SLOTS = 34        # offset in G of the swap slots' owner pages (-1: free)
+S_SW_CLUSTERS = 35     # offset in G of the clusters: (order, free, next) each
+S_SW_TREES = 36        # offset in G of the cluster search trees (replay.model.swapfile)
+S_SW_LEAVES = 37       # leaves per tree (clusters rounded up to a power of two)
 NR_SCALARS = 40
 
 # ---- global counters (C): /proc/vmstat names
@@ -152,13 +156,13 @@ PAGE_DTYPE = np.dtype([
     ("c_ns", np.int32), ("d_ns", np.int32), ("comp1", np.int32), ("ucomp", np.int32),
     ("uc_ns", np.int32), ("ud_ns", np.int32), ("inunit", np.uint8),
 ], align=True)
-CLUSTER_DTYPE = np.dtype([("order", np.int8), ("free", np.int32), ("next", np.int32)],
-                         align=True)
+CL_ORDER, CL_FREE, CL_NEXT = range(3)     # a cluster's fields in G
 
-# The state handed to the compiled code: four arrays (a record array per page, the slot
-# owners, a record array per swap cluster, and G). Few, homogeneous arguments keep
-# numba's compile time down (a tuple of thirty arrays took minutes).
-ModelState = namedtuple("ModelState", ["pg", "sl", "cl", "G"])
+# The state handed to the compiled code: two arrays, a record array per page and G (the
+# scalars, parameters, counters and costs, then the swap device, then the TLB model).
+# Few arguments keep numba's compile time down (a tuple of thirty arrays took minutes)
+# and its calls cheap: a tuple is passed by value, each array costing ~8 ns per call.
+ModelState = namedtuple("ModelState", ["pg", "G"])
 
 
 def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
@@ -166,7 +170,13 @@ def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
     n = n_pages
     n_clusters = max(1, n_slots // CLUSTER_PAGES)
     n_slots = n_clusters * CLUSTER_PAGES
-    G = np.zeros(G_SIZE, np.int64)
+    leaves = 1
+    while leaves < n_clusters:
+        leaves <<= 1
+    slots = G_SIZE
+    clusters = slots + n_slots
+    trees = clusters + 3 * n_clusters
+    G = np.zeros(trees + MAX_ORDER * 2 * leaves, np.int64)
     G[P_BASE:P_BASE + len(params)] = params
     G[P_BASE + P_SWAP_SLOTS] = n_slots
     G[P_BASE + P_NR_PAGES] = n
@@ -176,6 +186,19 @@ def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
     G[S_RA_PREV_WIN] = 1
     G[S_RA_PREV_PAGE] = -10
     G[S_RA_VMA_WIN] = 1
+    G[S_SW_SLOTS], G[S_SW_CLUSTERS], G[S_SW_TREES], G[S_SW_LEAVES] = (
+        slots, clusters, trees, leaves)
+    G[slots:clusters] = -1
+    cl = G[clusters:trees].reshape(n_clusters, 3)
+    cl[:, CL_ORDER] = -1
+    cl[:, CL_FREE] = CLUSTER_PAGES
+    # max-trees over the clusters' free counts: tree 0 over every cluster, tree k over
+    # the clusters serving order k (-1 elsewhere)
+    G[trees:] = -1
+    t0 = G[trees:trees + 2 * leaves]
+    t0[leaves:leaves + n_clusters] = CLUSTER_PAGES
+    for i in range(leaves - 1, 0, -1):
+        t0[i] = max(t0[2 * i], t0[2 * i + 1])
     pg = np.zeros(n + 2, PAGE_DTYPE)
     pg["head"] = -1
     pg["slot"] = -1
@@ -184,10 +207,7 @@ def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
     pg["lru_prev"][n] = pg["lru_next"][n] = n            # empty inactive list
     pg["lru_prev"][n + 1] = pg["lru_next"][n + 1] = n + 1
     pg["zs_prev"][n] = pg["zs_next"][n] = n              # empty zswap LRU
-    cl = np.zeros(n_clusters, CLUSTER_DTYPE)
-    cl["order"] = -1
-    cl["free"] = CLUSTER_PAGES
-    return ModelState(pg=pg, sl=np.full(n_slots, -1, np.int32), cl=cl, G=G)
+    return ModelState(pg=pg, G=G)
 
 
 class StateView:
@@ -207,7 +227,13 @@ class StateView:
         self.C = st.G[C_BASE:C_BASE + NR_COUNTERS]
         self.D = st.G[D_BASE:D_BASE + NR_DERIVED]
         self.PS = st.G[PS_BASE:PS_BASE + MAX_ORDER * PS_STRIDE].reshape(MAX_ORDER, PS_STRIDE)
-        self.slot_owner = st.sl
-        self.cluster_order = st.cl["order"]
-        self.cluster_free = st.cl["free"]
-        self.cluster_next = st.cl["next"]
+        G = st.G
+        n_slots = int(G[P_BASE + P_SWAP_SLOTS])
+        slots, clusters, trees = (int(G[S_SW_SLOTS]), int(G[S_SW_CLUSTERS]),
+                                  int(G[S_SW_TREES]))
+        self.slot_owner = G[slots:slots + n_slots]
+        cl = G[clusters:trees].reshape(-1, 3)
+        self.cluster_order = cl[:, CL_ORDER]
+        self.cluster_free = cl[:, CL_FREE]
+        self.cluster_next = cl[:, CL_NEXT]
+        self.cluster_trees = G[trees:trees + MAX_ORDER * 2 * int(G[S_SW_LEAVES])]

@@ -7,8 +7,7 @@ address, clipped to the VMA and its 2 MiB block). The window adapts to
 readahead hits as __swapin_nr_pages() does.
 """
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.costs_account import acct_swap_read
 from replay.model.memcontrol import try_charge_memcg
 from replay.model.mm_inline import lruvec_add_folio
@@ -36,6 +35,7 @@ from replay.model.state import (
     S_RA_PREV_WIN,
     S_RA_VMA_WIN,
 )
+from replay.model.swapfile import swap_slot_owner
 from replay.model.workingset import workingset_refault
 
 SWAP_RA_ORDER_CEILING = 5
@@ -122,7 +122,7 @@ def swap_cluster_readahead(st, p):
     start = offset & ~mask
     end = min(offset | mask, st.G[P_BASE + P_SWAP_SLOTS] - 1)
     for off in range(start, end + 1):
-        q = st.sl[off]
+        q = swap_slot_owner(st, off)
         if q < 0:
             continue
         if q == p:

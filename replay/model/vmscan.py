@@ -12,8 +12,8 @@ finished at once), file pages (the modelled memcg has none), MGLRU.
 """
 
 import numpy as np
-from numba import njit
 
+from replay._compiled import njit
 from replay.model.costs_account import (
     acct_add_to_swap,
     acct_reclaim_scan,
@@ -23,7 +23,6 @@ from replay.model.costs_account import (
 from replay.model.mm_inline import folio_nr_pages, lru_tail, lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
 from replay.model.page_io import swap_writeout
-from replay.model.state import C_WS_ACTIVATE, S_AGE
 from replay.model.state import (
     C_BASE,
     C_PGACTIVATE,
@@ -32,6 +31,7 @@ from replay.model.state import (
     C_PGSTEAL,
     C_THP_SPLIT_PAGE,
     C_THP_SWPOUT_FALLBACK,
+    C_WS_ACTIVATE,
     D_BASE,
     D_RECLAIM_ROUNDS,
     D_UNUSED_RECLAIMED,
@@ -53,6 +53,7 @@ from replay.model.state import (
     PS_SPLIT,
     PS_STRIDE,
     PS_SWPOUT_FALLBACK,
+    S_AGE,
     S_NR_ACTIVE,
     S_NR_INACTIVE,
     S_REFAULT_SNAP,
@@ -224,23 +225,35 @@ def shrink_folio(st, h, ignore_references):
 
 @njit(cache=True)
 def shrink_inactive_list(st, nr_to_scan):
-    """shrink_inactive_list(): isolate up to nr_to_scan pages from the tail and reclaim."""
-    buf = np.empty(nr_to_scan, np.int64)
+    """shrink_inactive_list(): isolate up to nr_to_scan pages from the tail and reclaim.
+
+    The isolated folios are chained through their (now unused) LRU links, in the order
+    they were taken, as the kernel's private folio_list."""
     k = 0
     scanned = 0
+    first = -1
+    last = -1
     while scanned < nr_to_scan and k < nr_to_scan:
         h = lru_tail(st, False)
         if h < 0:
             break
         lruvec_del_folio(st, h)
-        buf[k] = h
+        if last < 0:
+            first = h
+        else:
+            st.pg[last].lru_next = h
+        st.pg[h].lru_next = -1
+        last = h
         k += 1
         scanned += folio_nr_pages(st, h)
     acct_reclaim_scan(st, k)
     st.G[C_BASE + C_PGSCAN] += scanned
     reclaimed = 0
-    for j in range(k):
-        reclaimed += shrink_folio(st, buf[j], 0)
+    h = first
+    while h >= 0:
+        nxt = st.pg[h].lru_next           # shrink_folio() may put h back on a list
+        reclaimed += shrink_folio(st, h, 0)
+        h = nxt
     st.G[C_BASE + C_PGSTEAL] += reclaimed
     return reclaimed
 

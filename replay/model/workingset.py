@@ -1,7 +1,6 @@
 """Workingset detection for anon folios (mm/workingset.c), classic LRU (no MGLRU)."""
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.state import (
     C_BASE,
     C_WS_ACTIVATE,

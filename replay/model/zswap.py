@@ -8,8 +8,7 @@ writes entries back to the device. The same pool accounting serves zram (its
 compressed store) when the backend is zram.
 """
 
-from numba import njit
-
+from replay._compiled import njit
 from replay.model.costs_account import acct_zswap_store, acct_zswap_writeback, select_store_sizes
 from replay.model.page_counter import obj_cgroup_charge_zswap
 from replay.model.state import (
