@@ -182,14 +182,14 @@ def tlb_order(st, h):
     return st.pg[h].forder
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acct_reclaim_scan(st, nr_folios):
     """Folios isolated and checked by reclaim (shrink_*_list, MADV_PAGEOUT)."""
     if st.G[T_BASE + T_ON]:
         _book(st, T_RECLAIM, nr_folios * _cp(st, CP_RECLAIM_SCAN))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acct_add_to_swap(st):
     """folio_alloc_swap() + add_to_swap_cache() for a folio being reclaimed."""
     if st.G[T_BASE + T_ON]:
@@ -327,7 +327,7 @@ def _map_ps(st, nr):
             + nr * _cp(st, CP_RMAP_PAGE))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fault_begin(st):
     """Before handle_mm_fault(): a new fault reads units afresh."""
     st.G[T_BASE + T_LAST_UNIT] = -1

@@ -20,14 +20,14 @@ from replay.model.vmscan import exact_lru_evict, try_to_free_mem_cgroup_pages
 PAGE_ALLOC_COSTLY_ORDER = 3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mem_cgroup_margin(st):
     """mem_cgroup_margin(): pages left below the limit (the stock counts as used)."""
     m = st.G[P_BASE + P_LIMIT_PAGES] - st.G[S_USAGE]
     return max(0, m)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _refill_stock(st, nr):
     st.G[S_STOCK] += nr
     if st.G[S_STOCK] > MEMCG_CHARGE_BATCH:      # drain_stock()

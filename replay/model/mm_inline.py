@@ -9,18 +9,18 @@ from replay._compiled import njit
 from replay.model.state import F_ACTIVE, F_LRU, P_BASE, P_NR_PAGES, S_NR_ACTIVE, S_NR_INACTIVE
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def folio_nr_pages(st, h):
     return 1 << st.pg[h].forder
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _list_of(st, h):
     n = st.G[P_BASE + P_NR_PAGES]
     return n + 1 if st.pg[h].fflags & F_ACTIVE else n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def lruvec_add_folio(st, h):
     """lruvec_add_folio(): put the folio at the head of its list (active or inactive)."""
     lst = _list_of(st, h)
@@ -36,7 +36,7 @@ def lruvec_add_folio(st, h):
         st.G[S_NR_INACTIVE] += folio_nr_pages(st, h)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def lruvec_del_folio(st, h):
     """lruvec_del_folio(): take the folio off its list."""
     if not st.pg[h].fflags & F_LRU:
@@ -52,7 +52,7 @@ def lruvec_del_folio(st, h):
         st.G[S_NR_INACTIVE] -= folio_nr_pages(st, h)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def lru_tail(st, active):
     """The folio at the tail of a list, or -1 when it is empty."""
     n = st.G[P_BASE + P_NR_PAGES]

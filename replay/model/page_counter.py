@@ -13,14 +13,14 @@ from replay.model.state import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def page_counter_uncharge(st, nr):
     """page_counter_uncharge(): pages freed go straight back (not through the stock)."""
     st.G[S_USAGE] -= nr
     st.G[S_RESIDENT] -= nr
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def note_resident(st, nr):
     st.G[S_RESIDENT] += nr
     st.G[S_PEAK_RESIDENT] = max(st.G[S_PEAK_RESIDENT], st.G[S_RESIDENT])

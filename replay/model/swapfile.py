@@ -35,18 +35,18 @@ from replay.model.state import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def swap_slot_owner(st, s):
     """The page holding slot s, or -1."""
     return st.G[st.G[S_SW_SLOTS] + s]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cl(st, c, field):
     return st.G[st.G[S_SW_CLUSTERS] + 3 * c + field]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cl_set(st, c, field, value):
     st.G[st.G[S_SW_CLUSTERS] + 3 * c + field] = value
 
@@ -92,7 +92,7 @@ def _tree_first(st, tree, lo, hi, need):
     return c if c < hi else -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def cluster_changed(st, c, old_order):
     """Keep the trees in step after cluster c's free count or order changed."""
     o = _cl(st, c, CL_ORDER)

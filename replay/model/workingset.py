@@ -15,7 +15,7 @@ from replay.model.state import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def workingset_eviction(st, h, nr):
     """workingset_eviction(): age the lruvec by nr and return the shadow (age, workingset bit).
 
@@ -25,7 +25,7 @@ def workingset_eviction(st, h, nr):
     return (st.G[S_AGE] << 1) | (1 if st.pg[h].fflags & F_WORKINGSET else 0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def workingset_refault(st, h, shadow, nr):
     """workingset_refault() + workingset_test_recent() for an anon folio being swapped in.
 
