@@ -120,6 +120,11 @@ def check_accesses(time_ns: np.ndarray, vpn: np.ndarray, op: np.ndarray, asid: n
         raise TraceError("columns have different lengths", path=path, fmt=fmt)
     if n == 0:
         return
+    if all(a.dtype.kind in "iu" for a in (time_ns, vpn, op, asid)):
+        from replay.dense_ids import accesses_ok  # compiled; numba loads on the first rows
+        if accesses_ok(time_ns, vpn, op, asid, last_time):
+            return
+    # a bad row: the vectorised checks below find the first one and name it
     bad = (vpn < 0) | (vpn >= VPN_LIMIT)
     if bad.any():
         i = int(np.argmax(bad))
@@ -353,12 +358,17 @@ class Trace:
         self.num_accesses = self._pf.metadata.num_rows
         self.contents_path, self.regions_path = sidecar_paths(self.path)
         self._blocks: np.ndarray | None = None
+        self._index = None                   # replay.dense_ids.DenseIndex of _blocks
+        self._rows_checked = False           # a pass of iter_chunks checked every row
 
     # -- streaming
     def iter_chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                     columns: tuple[str, ...] = ("time_ns", "vpn", "op", "asid"),
                     validate: bool = True) -> Iterator[AccessChunk]:
-        """Yield validated chunks of at most ``chunk_rows`` accesses, in order."""
+        """Yield validated chunks of at most ``chunk_rows`` accesses, in order.
+
+        Once one pass has checked every row (``block_table`` does), later passes of the
+        same Trace skip the check: the rows were read from the same open file."""
         if chunk_rows <= 0:
             raise ValueError("chunk_rows must be positive")
         row = 0
@@ -366,6 +376,7 @@ class Trace:
         cols = list(columns)
         if validate:
             cols = ["time_ns", "vpn", "op", "asid"]
+        check = validate and not self._rows_checked
         try:
             for batch in self._pf.iter_batches(batch_size=chunk_rows, columns=cols):
                 arrays = {name: batch.column(i).to_numpy(zero_copy_only=False)
@@ -374,7 +385,7 @@ class Trace:
                 empty = np.zeros(0)
                 chunk = AccessChunk(row, arrays.get("time_ns", empty), arrays.get("vpn", empty),
                                     arrays.get("op", empty), arrays.get("asid", empty))
-                if validate and n:
+                if check and n:
                     check_accesses(chunk.time_ns, chunk.vpn, chunk.op, chunk.asid,
                                    last_time=last_time, first_row=row, path=self.path,
                                    fmt=self.FMT)
@@ -384,27 +395,32 @@ class Trace:
         except (pa.ArrowException, OSError) as e:
             raise TraceError(f"corrupt or truncated data near record {row + 1} "
                              f"({_first_line(e)})", path=self.path, fmt=self.FMT) from None
+        if check and row == self.num_accesses:
+            self._rows_checked = True
 
     # -- dense page ids
     def block_table(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
-        """Sorted distinct (asid, 2 MiB block) keys: one vectorised pass, then cached."""
+        """Sorted distinct (asid, 2 MiB block) keys (``block_keys``): one validating pass
+        collecting them in a compiled hash set, one sort; then cached."""
         if self._blocks is None:
-            parts = []
-            acc = np.zeros(0, np.int64)
+            from replay.dense_ids import BlockSet
+            blocks = BlockSet()
             for ch in self.iter_chunks(chunk_rows):
-                parts.append(np.unique(block_keys(ch.vpn, ch.asid)))
-                if len(parts) >= 16:
-                    acc = np.unique(np.concatenate([acc, *parts]))
-                    parts = []
-            self._blocks = np.unique(np.concatenate([acc, *parts])) if parts or len(acc) \
-                else np.zeros(0, np.int64)
+                blocks.add(ch.vpn, ch.asid)
+            self._blocks = blocks.sorted_keys()
         return self._blocks
 
     def dense_ids(self, chunk: AccessChunk) -> np.ndarray:
-        """Dense page ids: rank of the 2 MiB block * 512 + offset in it (folio alignment kept)."""
+        """Dense page ids: rank of the 2 MiB block * 512 + offset in it (folio alignment kept).
+
+        The rank is ``np.searchsorted(block_table(), block_keys(vpn, asid))``, found by a
+        compiled hash lookup built once per trace; a key not in the table gets its
+        searchsorted rank too (a chunk of this trace never has one)."""
         table = self.block_table()
-        rank = np.searchsorted(table, block_keys(chunk.vpn, chunk.asid))
-        return (rank.astype(np.int64) << BLOCK_SHIFT) | (chunk.vpn & (BLOCK_PAGES - 1))
+        if self._index is None or self._index.table is not table:
+            from replay.dense_ids import DenseIndex
+            self._index = DenseIndex(table)
+        return self._index.dense_ids(chunk.vpn, chunk.asid)
 
     @property
     def num_dense_pages(self) -> int:
