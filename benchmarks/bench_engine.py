@@ -5,7 +5,8 @@
    capacity; miss counts side by side (LRU misses - cold misses must equal pgmajfault).
    Target: exact-lru >= 10x libCacheSim's accesses per second.
 2. The full model with every built-in policy (64M memcg, 64K mTHP, zswap), replayed in
-   lockstep with the TLB model on (as `replay run`); engine seconds per policy. Target:
+   lockstep with the TLB model on (as `replay run`), one thread: engine seconds per
+   policy. Also on the bundled recorded program (traces/kvscan.parquet, 24M). Target:
    >= 20 M accesses/s. On cgroup v2 the zswap pool is charged to the memcg, and over a
    1 M-page footprint the 64M memcg fills with its own pool (shrinker off): OOM kills and
    reclaim retries on nearly every fault. So it is shown on cgroup v1 too, without the TLB
@@ -21,7 +22,8 @@ Traces: Zipf(1.0) over 1 M pages (`replay gen zipf --pages 1000000`), cached in
 --cache (default: $TMPDIR/folio-replay-bench). The machine is shared and noisy: compare
 ratios within one run.
 
-    python benchmarks/bench_engine.py [--accesses 10000000] [--capacity 100000] [--quick]
+    python benchmarks/bench_engine.py [--accesses 10000000] [--capacities 25000,100000]
+                                      [--quick] [--skip lru,model,run,memory]
 """
 
 from __future__ import annotations
@@ -123,7 +125,8 @@ def main() -> None:
                     help="trace length for `replay run` end to end and the 20 M memory run")
     ap.add_argument("--small-accesses", type=int, default=5_000_000,
                     help="the shorter trace of the memory comparison")
-    ap.add_argument("--capacity", type=int, default=100_000, help="LRU capacity in pages")
+    ap.add_argument("--capacities", default="25000,100000,400000",
+                    help="LRU capacities in pages (comma list)")
     ap.add_argument("--cache", type=Path,
                     default=Path(tempfile.gettempdir()) / "folio-replay-bench")
     ap.add_argument("--quick", action="store_true", help="1 M / 2 M / 0.5 M accesses")
@@ -135,6 +138,7 @@ def main() -> None:
     if a.quick:
         a.accesses, a.run_accesses, a.small_accesses = 1_000_000, 2_000_000, 500_000
     skip = set(filter(None, a.skip.split(",")))
+    a.capacities = [int(x) for x in a.capacities.split(",")]
     a.cache.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, str, str]] = []   # (what, M acc/s or figure, target, verdict)
 
@@ -153,51 +157,53 @@ def main() -> None:
     ids_path, cold, read_s = dense_id_file(main_trace)
     rows.append(("read trace + dense ids only", mps(n, read_s), "", ""))
 
-    # 1. exact-lru vs libCacheSim
+    # 1. exact-lru vs libCacheSim, at several capacities (the miss ratio decides the speed)
     if "lru" not in skip:
-        r = simulate(main_trace, exact_lru(a.capacity), ["order0-fallback"])[0]
-        r_bare = simulate(main_trace, exact_lru(a.capacity), ["order0-fallback"], tlb=None,
-                          timeline=False)[0]
-        eng_s = r["run"]["engine_seconds"]
-        bare_s = r_bare["run"]["engine_seconds"]
-        try:
-            misses, lcs_s = libcachesim_lru(ids_path, n, a.capacity)
-        except ImportError:
-            misses, lcs_s = None, 0.0
-        print(f"\nexact-lru vs libCacheSim LRU, {n:,} accesses, {cold:,} distinct pages, "
-              f"capacity {a.capacity:,} pages")
-        print(f"  libCacheSim LRU misses {misses:,}  - cold {cold:,} = {misses - cold:,}"
-              if misses is not None else "  libCacheSim not installed")
-        print(f"  exact-lru pgmajfault   {r['counters']['pgmajfault']:,} "
-              f"(pgfault {r['counters']['pgfault']:,}); without the TLB model "
-              f"{r_bare['counters']['pgmajfault']:,}")
-        if misses is not None:
-            same = misses - cold == r["counters"]["pgmajfault"] == \
-                r_bare["counters"]["pgmajfault"]
-            print(f"  identical: {same}")
-            rows.append(("libCacheSim LRU (C, process_trace)", mps(n, lcs_s), "", ""))
-            for label, s in (("exact-lru engine, TLB model on", eng_s),
-                             ("exact-lru engine, TLB + timeline off", bare_s)):
-                ratio = lcs_s / s if s else float("inf")
-                rows.append((label, mps(n, s), ">= 10x libCacheSim",
-                             f"{ratio:.1f}x {verdict(ratio >= 10)}"))
-        else:
-            rows.append(("exact-lru engine", mps(n, eng_s), "", ""))
+        print(f"\nexact-lru vs libCacheSim LRU, {n:,} accesses, {cold:,} distinct pages")
+        for cap in a.capacities:
+            r = simulate(main_trace, exact_lru(cap), ["order0-fallback"])[0]
+            r_bare = simulate(main_trace, exact_lru(cap), ["order0-fallback"], tlb=None,
+                              timeline=False)[0]
+            eng_s = r["run"]["engine_seconds"]
+            bare_s = r_bare["run"]["engine_seconds"]
+            try:
+                misses, lcs_s = libcachesim_lru(ids_path, n, cap)
+            except ImportError:
+                misses, lcs_s = None, 0.0
+            maj = r["counters"]["pgmajfault"]
+            if misses is None:
+                print("  libCacheSim not installed")
+                rows.append((f"exact-lru engine, {cap:,} pages", mps(n, eng_s), "", ""))
+                continue
+            same = misses - cold == maj == r_bare["counters"]["pgmajfault"]
+            print(f"  capacity {cap:,} pages: libCacheSim misses {misses:,} (ratio "
+                  f"{misses / n:.3f}) - cold {cold:,} = {misses - cold:,}; exact-lru "
+                  f"pgmajfault {maj:,}; identical: {same}")
+            rows.append((f"libCacheSim LRU (C, process_trace), {cap:,} pages", mps(n, lcs_s),
+                         "", f"miss ratio {misses / n:.3f}"))
+            for label, sec in (("TLB model on", eng_s), ("TLB + timeline off", bare_s)):
+                ratio = lcs_s / sec if sec else float("inf")
+                rows.append((f"  exact-lru engine, {label}", mps(n, sec), ">= 10x libCacheSim",
+                             f"{ratio:.1f}x {verdict(ratio >= 10 and same)}"))
+            faults = r_bare["counters"]["pgfault"]
+            rows.append((f"  exact-lru engine ns per fault (pgfault {faults:,})",
+                         f"{1e9 * bare_s / max(1, r_bare['counters']['pgfault']):8.0f}", "", ""))
 
     # 2. full model, every policy in lockstep (TLB model on, as `replay run`)
     if "model" not in skip:
         for label, cfg in (("v2", full_model()), ("v1", full_model(memcg="v1"))):
             t = time.perf_counter()
-            res = simulate(main_trace, cfg, list(BUILTIN))
+            res = simulate(main_trace, cfg, list(BUILTIN), threads=1)
             wall = time.perf_counter() - t
+            c = res[0]["counters"]
             for r in res:
                 s = r["run"]["engine_seconds"]
                 rows.append((f"full model {label} {r['policy']}", mps(n, s), ">= 20 M/s",
                              verdict(n / s >= 20e6)))
-            c = res[0]["counters"]
-            print(f"\nfull model, cgroup {label}: {len(res)} policies in {wall:.1f} s wall; "
-                  f"order0-fallback: pgfault {c['pgfault']:,}, pgmajfault {c['pgmajfault']:,}, "
-                  f"oom_kill {c['oom_kill']:,}, reclaim rounds "
+            print(f"\nfull model, Zipf trace, cgroup {label}: {len(res)} policies in {wall:.1f} s "
+                  f"wall; order0-fallback: pgfault {c['pgfault']:,} "
+                  f"({100 * c['pgfault'] / n:.0f}% of accesses), pgmajfault "
+                  f"{c['pgmajfault']:,}, oom_kill {c['oom_kill']:,}, reclaim rounds "
                   f"{res[0]['derived']['reclaim_rounds']:,}", flush=True)
             # the same replay without the TLB model and timeline: the kernel model alone
             bare = simulate(main_trace, cfg, ["order0-fallback"], tlb=None, timeline=False)[0]
@@ -213,6 +219,23 @@ def main() -> None:
         s = fits["run"]["engine_seconds"]
         what = f"full model, no reclaim ({fits['counters']['pgfault']:,} first-touch faults)"
         rows.append((what, mps(n, s), "", ""))
+        # a recorded program: the bundled trace at the quick start's limit (24M: half
+        # its footprint), every policy, TLB model on
+        real = Path(__file__).resolve().parents[1] / "traces" / "kvscan.parquet"
+        if real.exists():
+            m = open_trace(real).num_accesses
+            for label, cfg in (("v2", full_model(memory_limit_bytes=24 << 20)),
+                               ("v1", full_model(memory_limit_bytes=24 << 20, memcg="v1"))):
+                res = simulate(real, cfg, list(BUILTIN), threads=1)
+                c = res[0]["counters"]
+                print(f"\nfull model, traces/kvscan.parquet ({m:,} accesses), 24M, cgroup "
+                      f"{label}: order0-fallback pgfault {c['pgfault']:,} "
+                      f"({100 * c['pgfault'] / m:.1f}% of accesses), pgmajfault "
+                      f"{c['pgmajfault']:,}")
+                for r in res:
+                    s = r["run"]["engine_seconds"]
+                    rows.append((f"kvscan {label} {r['policy']}", mps(m, s), ">= 20 M/s",
+                                 verdict(m / s >= 20e6)))
 
     # 3. `replay run` end to end, start-up excluded
     if "run" not in skip:

@@ -91,7 +91,7 @@ def sim_options(o: dict) -> dict:
     accesses, ns = parse_window(o["timeline_window"])
     return {"cost_model": o["cost_model"], "device": o["device_costs"],
             "compression_unit_kb": unit // 1024, "tlb": o["tlb"], "tlb_shadow": o["tlb_shadow"],
-            "timeline_accesses": accesses, "timeline_ns": ns}
+            "timeline_accesses": accesses, "timeline_ns": ns, "threads": o["threads"]}
 
 
 ROWS = [
@@ -207,6 +207,8 @@ def results_table(doc: dict) -> Table:
 @click.option("--timeline-window", default=None,
               help="Timeline windows: N accesses, or a simulated time such as 10ms "
               "[default: ~500 windows of accesses].")
+@click.option("--threads", default=None, type=click.IntRange(1),
+              help="Policies replayed side by side [default: one per CPU].")
 @click.option("--chunk-rows", default=1 << 20, show_default=True, type=click.IntRange(1),
               hidden=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
