@@ -17,6 +17,21 @@ PACKAGE = Path(__file__).resolve().parent
 MODEL_SOURCE_DIRS = (PACKAGE, PACKAGE / "model", PACKAGE / "policies")
 
 
+def _cache_dirs() -> list[Path]:
+    """Where numba keeps the model's compilations: each source directory's __pycache__
+    and, with NUMBA_CACHE_DIR set, that directory's subdirectory for it."""
+    dirs = [d / "__pycache__" for d in MODEL_SOURCE_DIRS]
+    if numba.config.CACHE_DIR:
+        try:        # numba's own naming of the subdirectory (a private helper)
+            from numba.core.caching import _CacheLocator
+            subpath = _CacheLocator.get_suitable_cache_subpath
+        except (ImportError, AttributeError):
+            return dirs
+        root = Path(numba.config.CACHE_DIR)
+        dirs += [root / subpath(str(d / "x.py")) for d in MODEL_SOURCE_DIRS]
+    return dirs
+
+
 def drop_stale_caches() -> int:
     """Remove cached compilations older than any model source; returns how many."""
     sources = [p for d in MODEL_SOURCE_DIRS for p in d.glob("*.py")]
@@ -25,8 +40,7 @@ def drop_stale_caches() -> int:
     except ValueError:
         return 0
     dropped = 0
-    for d in MODEL_SOURCE_DIRS:
-        cache = d / "__pycache__"
+    for cache in _cache_dirs():
         if not cache.is_dir():
             continue
         for f in cache.glob("*.nb[ic]"):

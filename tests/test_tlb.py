@@ -1,7 +1,8 @@
-"""The TLB model on hand-worked access streams."""
+"""The TLB model on hand-worked access streams, and step by step against a plain-Python model."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -167,3 +168,239 @@ def test_bad_configs_are_settings_errors():
     with pytest.raises(SettingsError):
         TLBConfig.preset("pentium")
     assert TLBConfig.preset("neoverse-v2").l2_entries == 2048
+
+
+# ---------------------------------------------------------------- against a reference model
+
+class ReferenceTLB:
+    """The model as plainly as Python says it: L1 an OrderedDict in recency order, each
+    L2 set a list in recency order (least recent first), entries (tag, shift) covering
+    pages [tag << shift, (tag + 1) << shift)."""
+
+    def __init__(self, cfg: TLBConfig):
+        self.cfg = cfg
+        self.sets = cfg.l2_entries // cfg.l2_ways
+        if cfg.arch == "x86":
+            self.shifts = (2 if cfg.coalesce_pages == 4 else 3, 9)
+        elif cfg.arch == "arm64":
+            self.shifts = (4, 9)
+        else:
+            self.shifts = ()
+        self.counters = dict.fromkeys(("l1_hits", "l2_hits", "walks", "flush_ranges",
+                                       "flush_all", "invalidated"), 0)
+        self._empty()
+
+    def _empty(self) -> None:
+        self.l1: OrderedDict = OrderedDict()
+        self.l2: list[list] = [[] for _ in range(self.sets)]
+
+    def access(self, page: int, order: int) -> int:
+        if self.cfg.arch == "none":
+            return HIT_L1
+        shift = 0
+        for sh in self.shifts:                 # coalesced / contpte, then PMD
+            if order >= sh:
+                shift = sh
+        entry = (page >> shift, shift)
+        if entry in self.l1:
+            self.l1.move_to_end(entry)
+            self.counters["l1_hits"] += 1
+            return HIT_L1
+        ways = self.l2[entry[0] % self.sets]
+        if entry in ways:
+            ways.remove(entry)
+            got = HIT_L2
+            self.counters["l2_hits"] += 1
+        else:
+            if len(ways) == self.cfg.l2_ways:
+                ways.pop(0)
+            got = WALK
+            self.counters["walks"] += 1
+        ways.append(entry)
+        if len(self.l1) == self.cfg.l1_entries:
+            self.l1.popitem(last=False)
+        self.l1[entry] = None
+        return got
+
+    def flush_range(self, first: int, npages: int) -> None:
+        if self.cfg.arch == "none" or npages <= 0:
+            return
+        if 0 < self.cfg.flush_ceiling_pages < npages:
+            self.flush_all()
+            return
+        self.counters["flush_ranges"] += 1
+        last = first + npages - 1
+
+        def covers(e):
+            return e[0] << e[1] <= last and (e[0] + 1) << e[1] > first
+
+        for e in [e for e in self.l1 if covers(e)]:
+            del self.l1[e]
+            self.counters["invalidated"] += 1
+        for ways in self.l2:
+            kept = [e for e in ways if not covers(e)]
+            self.counters["invalidated"] += len(ways) - len(kept)
+            ways[:] = kept
+
+    def flush_all(self) -> None:
+        self._empty()
+        self.counters["flush_all"] += 1
+
+
+def replay_both(cfg: TLBConfig, steps) -> int:
+    """Feed (op, page, arg) steps to the model and the reference: op "a" is an access
+    (arg: folio order), "f" a range flush (arg: pages), "F" a full flush. Return codes
+    and all counters must agree after every step; returns the number of steps."""
+    s, ref = make_tlb_state(cfg), ReferenceTLB(cfg)
+    for i, (op, page, arg) in enumerate(steps):
+        if op == "a":
+            got, want = tlb_access(s, page, arg), ref.access(page, arg)
+            assert got == want, f"step {i}: access({page}, order {arg}) gave {got}, want {want}"
+        elif op == "f":
+            tlb_flush_range(s, page, arg)
+            ref.flush_range(page, arg)
+        else:
+            tlb_flush_all(s)
+            ref.flush_all()
+        c = tlb_counters(s)
+        assert {k: c[k] for k in ref.counters} == ref.counters, f"step {i}: {(op, page, arg)}"
+    return len(steps)
+
+
+ORDERS = (0, 2, 3, 4, 9)
+SMALL = replace(X86, l1_entries=6, l2_entries=32, l2_ways=4, name="small")
+REFERENCE_CONFIGS = {
+    "x86": X86, "arm64": ARM,
+    "zen2": TLBConfig.preset("zen2"), "neoverse-n1": TLBConfig.preset("neoverse-n1"),
+    "neoverse-v2": TLBConfig.preset("neoverse-v2"),
+    "x86-4k-shadow": X86.shadow(), "arm64-4k-shadow": ARM.shadow(),
+    "x86-32k-coalescing": replace(X86, coalesce_pages=8),
+    "x86-no-flush-ceiling": replace(X86, flush_ceiling_pages=0),
+    "small": SMALL,
+    "l1-of-1": replace(SMALL, l1_entries=1, l2_entries=8, l2_ways=8),
+    "l1-of-2": replace(SMALL, l1_entries=2, l2_entries=8, l2_ways=2),
+    "l1-of-3": replace(ARM, l1_entries=3, l2_entries=16, l2_ways=4),
+}
+
+
+def random_steps(seed: int, n: int, span: int, flush_share: float = 0.03):
+    """Accesses with the locality traces have (runs of pages, pairs of pages taken in
+    turns, jumps), each with an order from ORDERS; flushes of 1..1024 pages starting at
+    or before a recently used page."""
+    rng = np.random.default_rng(seed)
+    steps, page, other = [], int(rng.integers(span)), int(rng.integers(span))
+    for _ in range(n):
+        r = rng.random()
+        if r < flush_share:
+            npages = int(rng.choice([1, 2, 15, 16, 17, 33, 34, 64, 257, 512, 513, 1024]))
+            steps.append(("f", max(0, page - int(rng.integers(npages + 1))), npages))
+            continue
+        if r < flush_share + 0.002:
+            steps.append(("F", 0, 0))
+            continue
+        kind = rng.random()
+        if kind < 0.35:
+            page, other = other, page          # back to the other page of the pair
+        elif kind < 0.65:
+            page = (page + 1) % span
+        elif kind < 0.9:
+            page = (page + int(rng.integers(-40, 41))) % span
+        else:
+            page = int(rng.integers(span))
+        steps.append(("a", page, int(rng.choice(ORDERS))))
+    return steps
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_CONFIGS))
+def test_random_streams_match_the_reference_model_step_by_step(name):
+    cfg = REFERENCE_CONFIGS[name]
+    for seed, span in ((1, 300), (2, 6000), (3, 1 << 20)):
+        assert replay_both(cfg, random_steps(seed, 1500, span)) == 1500
+
+
+def _cyclic(keys: int, rounds: int, order: int = 0, stride: int = 1):
+    return [("a", k * stride, order) for _ in range(rounds) for k in range(keys)]
+
+
+STRUCTURED = {
+    # one more page than L1 holds, in turn: every access misses L1, LRU evicts the next
+    "cyclic-l1-plus-1": lambda cfg: _cyclic(cfg.l1_entries + 1, 4),
+    # more entries than an L2 set holds, all in one set
+    "one-l2-set": lambda cfg: _cyclic(cfg.l2_ways + 2, 4,
+                                      stride=cfg.l2_entries // cfg.l2_ways),
+    # two pages in turns, a third now and then; flush each of the two in turn
+    "pair-then-flush-each": lambda cfg: (
+        [("a", p, 0) for p in [10, 20] * 5 + [30] + [10, 20] * 3]
+        + [("f", 20, 1), ("a", 10, 0), ("a", 30, 0), ("a", 20, 0),
+           ("f", 20, 1), ("f", 30, 1), ("a", 10, 0), ("a", 30, 0), ("a", 20, 0)]),
+    # flush the most recent, the second most recent and an older entry
+    "flush-by-recency": lambda cfg: (
+        _cyclic(min(cfg.l1_entries, 8), 2)
+        + [("f", 7, 1), ("f", 6, 1), ("f", 1, 1)] + _cyclic(min(cfg.l1_entries, 8), 2)),
+    # 2M and 64K folios swept page by page, then unmapped whole or in part
+    "large-folios": lambda cfg: (
+        [("a", p, 9) for p in range(1024)] + [("f", 0, 512), ("a", 3, 9)]
+        + [("a", p, 4) for p in range(2048, 2048 + 256)] + [("f", 2048 + 20, 16)]
+        + [("a", p, 4) for p in range(2048, 2048 + 64)]),
+    # a range of more pages than L2 has sets still drops every page's entry
+    "flush-wider-than-l2": lambda cfg: (
+        _cyclic(600, 1) + [("f", 0, 600)] + _cyclic(600, 1)),
+}
+
+
+@pytest.mark.parametrize("stream", sorted(STRUCTURED))
+@pytest.mark.parametrize("name", ["x86", "arm64", "x86-no-flush-ceiling", "small",
+                                  "l1-of-1", "l1-of-2", "l1-of-3"])
+def test_structured_streams_match_the_reference_model(name, stream):
+    cfg = REFERENCE_CONFIGS[name]
+    steps = STRUCTURED[stream](cfg)
+    assert replay_both(cfg, steps) == len(steps)
+
+
+def test_a_flush_wider_than_the_l2_sets_leaves_no_stale_l2_entry():
+    """arm64 flushes up to 512 pages one by one, more than its 256 L2 sets: every page's
+    4K entry must go (an earlier version stopped after one page per set)."""
+    s = make_tlb_state(ARM.shadow())
+    for p in range(300):
+        tlb_access(s, p, 0)
+    tlb_flush_range(s, 0, 300)
+    assert tlb_counters(s)["flush_all"] == 0
+    assert [tlb_access(s, p, 0) for p in (0, 255, 256, 290, 299)] == [WALK] * 5
+
+
+def test_the_tlb_state_is_one_int64_array_and_its_counters_start_at_zero():
+    s = make_tlb_state(X86)
+    assert s.dtype == np.int64 and s.ndim == 1
+    assert tlb_counters(s) == {"l1_hits": 0, "l2_hits": 0, "walks": 0, "flush_ranges": 0,
+                               "flush_all": 0, "invalidated": 0, "accesses": 0, "cycles": 0}
+
+
+def test_a_cached_caller_older_than_tlb_py_is_dropped_from_numba_cache_dir(tmp_path,
+                                                                            monkeypatch):
+    """engine.replay_chunk inlines tlb_access and costs_account.tlb_unmap links
+    tlb_flush_range, but numba keys their cached compilations on their own source files.
+    After an edit of tlb.py that changed the state layout, a replay with NUMBA_CACHE_DIR
+    set ran the stale callers on the new layout and hung in compiled code (an L1 hash
+    probe that never met an empty cell). drop_stale_caches must clear NUMBA_CACHE_DIR
+    as it clears __pycache__: a compilation older than tlb.py goes, a newer one stays."""
+    import os
+    import time
+    from pathlib import Path
+
+    import numba
+    from numba.core.caching import _CacheLocator
+
+    import replay.tlb
+    from replay._compiled import drop_stale_caches
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    tlb_py = Path(replay.tlb.__file__).resolve()
+    where = tmp_path / _CacheLocator.get_suitable_cache_subpath(str(tlb_py))
+    where.mkdir(parents=True)
+    stale, fresh = where / "engine.replay_chunk-1.py311.nbi", where / "engine.x-1.py311.nbi"
+    for f, t in ((stale, tlb_py.stat().st_mtime - 60), (fresh, time.time())):
+        f.write_bytes(b"")
+        os.utime(f, (t, t))
+    drop_stale_caches()
+    assert not stale.exists()
+    assert fresh.exists()
