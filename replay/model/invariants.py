@@ -113,10 +113,13 @@ def check_invariants(st: ModelState) -> list[str]:
         bad.append("a cluster's free count disagrees with its slots")
     leaves = len(st.cluster_trees) // (2 * MAX_ORDER)
     trees = st.cluster_trees.reshape(MAX_ORDER, 2 * leaves)
-    if (trees[0, leaves:leaves + n_clusters] != st.cluster_free).any():
+    free = st.cluster_free
+    free_class = np.where(free > 0, 1 << np.maximum(np.log2(np.maximum(free, 1)), 0)
+                          .astype(np.int64), 0)          # largest power of two <= free
+    if (trees[0, leaves:leaves + n_clusters] != free_class).any():
         bad.append("the cluster search tree disagrees with the free counts")
     for k in range(1, MAX_ORDER):
-        want = np.where(st.cluster_order == k, st.cluster_free, -1)
+        want = np.where(st.cluster_order == k, free_class, -1)
         if (trees[k, leaves:leaves + n_clusters] != want).any():
             bad.append(f"the order-{k} cluster search tree disagrees with the clusters")
     inner = np.maximum(trees[:, 2:2 * leaves:2], trees[:, 3:2 * leaves:2])

@@ -192,8 +192,8 @@ def new_state(n_pages: int, n_slots: int, params: np.ndarray) -> ModelState:
     cl = G[clusters:trees].reshape(n_clusters, 3)
     cl[:, CL_ORDER] = -1
     cl[:, CL_FREE] = CLUSTER_PAGES
-    # max-trees over the clusters' free counts: tree 0 over every cluster, tree k over
-    # the clusters serving order k (-1 elsewhere)
+    # max-trees over the clusters' free classes (replay.model.swapfile): tree 0 over every
+    # cluster, tree k over the clusters serving order k (-1 elsewhere)
     G[trees:] = -1
     t0 = G[trees:trees + 2 * leaves]
     t0[leaves:leaves + n_clusters] = CLUSTER_PAGES

@@ -51,6 +51,17 @@ def _cl_set(st, c, field, value):
     st.G[st.G[S_SW_CLUSTERS] + 3 * c + field] = value
 
 
+@njit(cache=True, inline="always")
+def free_class(free):
+    """The largest power of two <= free (0 for a full cluster): a cluster's tree value."""
+    if free <= 0:
+        return 0
+    c = 1
+    while 2 * c <= free:
+        c *= 2
+    return c
+
+
 @njit(cache=True)
 def _tree_set(st, tree, c, value):
     """Set cluster c's value in max-tree ``tree`` (0: every cluster, k: clusters of order k)."""
@@ -58,6 +69,8 @@ def _tree_set(st, tree, c, value):
     base = st.G[S_SW_TREES] + tree * 2 * leaves
     G = st.G
     i = leaves + c
+    if G[base + i] == value:
+        return
     G[base + i] = value
     i >>= 1
     while i >= 1:
@@ -96,7 +109,7 @@ def _tree_first(st, tree, lo, hi, need):
 def cluster_changed(st, c, old_order):
     """Keep the trees in step after cluster c's free count or order changed."""
     o = _cl(st, c, CL_ORDER)
-    free = _cl(st, c, CL_FREE)
+    free = free_class(_cl(st, c, CL_FREE))
     _tree_set(st, 0, c, free)
     if old_order != o and old_order >= 1:
         _tree_set(st, old_order, c, -1)
