@@ -72,6 +72,7 @@ from replay.model.state import (
     P_MAPPED,
     P_MEMCG_V2,
     P_NR_PAGES,
+    P_OOM_KILL,
     P_ORDERS_MASK,
     P_PAGE_CLUSTER,
     P_POOL_LIMIT_BYTES,
@@ -86,6 +87,7 @@ from replay.model.state import (
     P_ZSWAP_WB,
     PER_SIZE_NAMES,
     S_ACCESS_INDEX,
+    S_OOM,
     S_PEAK_POOL_BYTES,
     S_PEAK_RESIDENT,
     S_POOL_BYTES,
@@ -121,9 +123,14 @@ def replay_chunk(st, pages, ops, tns, policy_fn, view, tl):
     Every access to a mapped page is translated by the TLB model (when one is set up in
     G), with the coverage of the folio mapping it. Returns the number of accesses
     consumed: all of them, or fewer when the timeline buffer ``tl`` is full (the caller
-    drains it and calls again with the rest).
+    drains it and calls again with the rest). After an OOM kill with oom=kill, the
+    policy's replay is over: the access that faulted is the last one counted, and later
+    calls consume everything without replaying it.
     """
     G = st.G
+    oom_kill = G[P_BASE + P_OOM_KILL]
+    if oom_kill and G[S_OOM]:
+        return pages.shape[0]
     exact = G[P_BASE + P_EXACT_LRU]
     toff = G[T_BASE + T_TLB_OFF]
     soff = G[T_BASE + T_SHADOW_OFF]
@@ -185,6 +192,9 @@ def replay_chunk(st, pages, ops, tns, policy_fn, view, tl):
                 tlb_unmap(st, p, 1)           # copy on write replaces the zero-page PTE
             handle_mm_fault(st, p, op == 1, policy_fn, view)
             acct_fault(st, p, s, kernel0, swapin0)
+            if oom_kill and G[S_OOM]:
+                consumed = i + 1              # the workload is killed in this fault
+                break
             if tlb_on:
                 s = st.pg[p].pstate
                 if s == P_MAPPED or s == P_ZEROPAGE:
@@ -256,6 +266,7 @@ def params_from_config(cfg: ModelConfig) -> np.ndarray:
     P[P_SWAP_FULL_HALF] = 1
     P[P_THP_ALWAYS] = int(cfg.thp_enabled == "always")
     P[P_STOCK] = int(cfg.reclaim != "exact-lru")
+    P[P_OOM_KILL] = int(cfg.oom == "kill")
     return P
 
 
@@ -553,7 +564,8 @@ def result_of(st: ModelState, policy: Policy, cfg: ModelConfig, engine_s: float,
     derived["peak_pool_bytes"] = int(st.G[S_PEAK_POOL_BYTES])
     derived["final_resident_bytes"] = int(st.G[S_RESIDENT]) * PAGE_SIZE
     derived["final_pool_bytes"] = int(st.G[S_POOL_BYTES])
-    derived["accesses"] = int(st.G[S_ACCESS_INDEX])
+    derived["accesses"] = int(st.G[S_ACCESS_INDEX])     # replayed: fewer after an OOM kill
+    derived["oom_killed"] = bool(cfg.oom == "kill" and st.G[S_OOM])
     return {
         "policy": policy.name,
         "config": {**cfg.to_dict(), "policy_origin": policy.origin,
@@ -694,6 +706,8 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
         done += len(chunk)
         if progress is not None:
             progress(done)
+        if config.oom == "kill" and all(st.G[S_OOM] for st in states):
+            break                     # every policy's workload was OOM-killed
     total = time.perf_counter() - t0
     results = []
     for k, pol in enumerate(pols):
@@ -707,7 +721,8 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
                                      + "; ".join(problems[:5]))
         if mode != MODE_OFF:
             timelines[k].finish(st, tlb_view is not None,
-                                tlb_view if tlb_view is not None else st.G, done,
+                                tlb_view if tlb_view is not None else st.G,
+                                int(st.G[S_ACCESS_INDEX]),
                                 int(st.G[T_BASE + T_TRACE_NS]))
         # each policy's engine time carries its share of the shared 4K-only shadow
         r = result_of(st, pol, config, engine_s[k] + shadow_s / len(pols), total, contents)

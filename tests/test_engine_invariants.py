@@ -166,7 +166,8 @@ TRACES = ("seq_trace", "zipf_trace", "swapin_trace", "phases_trace", "mixed_ops_
 @pytest.mark.parametrize("trace_fixture", TRACES)
 def test_every_policy_leaves_a_consistent_state(request, trace_fixture, config):
     path = request.getfixturevalue(trace_fixture)
-    cfg = ModelConfig(memory_limit_bytes=4 << 20, **CONFIGS[config])
+    # oom=continue: every access is replayed, so every touched page must have a place
+    cfg = ModelConfig(memory_limit_bytes=4 << 20, oom="continue", **CONFIGS[config])
     results, states = simulate(path, cfg, POLICIES, return_states=True)
     touched = touched_pages(path)
     frees = trace_fixture == "mixed_ops_trace"
@@ -183,11 +184,12 @@ def test_every_policy_leaves_a_consistent_state(request, trace_fixture, config):
 def test_the_states_are_not_trivially_consistent(zipf_trace, seq_trace, mixed_ops_trace):
     """The traces above do reach every place a page can be (else the checks prove little)."""
     seen = set()
-    for path, cfg in ((zipf_trace, ModelConfig(memory_limit_bytes=4 << 20,
+    for path, cfg in ((zipf_trace, ModelConfig(memory_limit_bytes=4 << 20, oom="continue",
                                                zswap_max_pool_bytes=256 << 10)),
-                      (seq_trace, ModelConfig(memory_limit_bytes=4 << 20, backend="disk",
-                                              rotational=True)),
-                      (mixed_ops_trace, ModelConfig(memory_limit_bytes=1 << 20))):
+                      (seq_trace, ModelConfig(memory_limit_bytes=4 << 20, oom="continue",
+                                              backend="disk", rotational=True)),
+                      (mixed_ops_trace, ModelConfig(memory_limit_bytes=1 << 20,
+                                                    oom="continue"))):
         _, states = simulate(path, cfg, ["order0-fallback"], return_states=True)
         seen |= set(np.unique(StateView(states[0]).pstate).tolist())
     assert {P_MAPPED, P_SWAPCACHE, P_ZSWAP, P_DEVICE, P_ZEROMAP, P_ZEROPAGE, P_FREED} <= seen
@@ -195,7 +197,7 @@ def test_the_states_are_not_trivially_consistent(zipf_trace, seq_trace, mixed_op
 
 def test_the_checker_catches_a_broken_state(zipf_trace):
     """Corrupting one record is reported (the checker is not vacuous)."""
-    cfg = ModelConfig(memory_limit_bytes=4 << 20)
+    cfg = ModelConfig(memory_limit_bytes=4 << 20, oom="continue")
     _, states = simulate(zipf_trace, cfg, ["order0-fallback"], return_states=True)
     st = states[0]
     touched = touched_pages(zipf_trace)
@@ -220,7 +222,7 @@ def assert_same_replay(a, b, what) -> None:
 @pytest.mark.parametrize("config", ["default", "tight-pool-writeback", "zram-never-enabled",
                                     "disk-rotational", "exact-lru"])
 def test_chunk_size_does_not_change_results(mixed_ops_trace, config):
-    cfg = ModelConfig(memory_limit_bytes=2 << 20, **CONFIGS[config])
+    cfg = ModelConfig(memory_limit_bytes=2 << 20, oom="continue", **CONFIGS[config])
     whole = simulate(mixed_ops_trace, cfg, POLICIES, return_states=True)
     for rows in (7, 1000, 4099):
         parts = simulate(mixed_ops_trace, cfg, POLICIES, chunk_rows=rows, return_states=True)
@@ -228,7 +230,8 @@ def test_chunk_size_does_not_change_results(mixed_ops_trace, config):
 
 
 def test_chunk_size_does_not_change_results_on_zipf(zipf_trace):
-    cfg = ModelConfig(memory_limit_bytes=2 << 20, memcg="v1", mthp_sizes_kb=(16, 32, 64))
+    cfg = ModelConfig(memory_limit_bytes=2 << 20, oom="continue", memcg="v1",
+                      mthp_sizes_kb=(16, 32, 64))
     whole = simulate(zipf_trace, cfg, POLICIES, return_states=True)
     for rows in (7, 1000):
         parts = simulate(zipf_trace, cfg, POLICIES, chunk_rows=rows, return_states=True)
@@ -236,7 +239,8 @@ def test_chunk_size_does_not_change_results_on_zipf(zipf_trace):
 
 
 def test_same_trace_and_config_twice_give_identical_results(zipf_trace, swapin_trace):
-    cfg = ModelConfig(memory_limit_bytes=2 << 20, zswap_max_pool_bytes=512 << 10)
+    cfg = ModelConfig(memory_limit_bytes=2 << 20, oom="continue",
+                      zswap_max_pool_bytes=512 << 10)
     for path in (zipf_trace, swapin_trace):
         first = simulate(path, cfg, POLICIES)
         second = simulate(path, cfg, POLICIES)
@@ -248,7 +252,7 @@ def test_same_trace_and_config_twice_give_identical_results(zipf_trace, swapin_t
 
 def test_policies_replayed_together_match_each_replayed_alone(zipf_trace):
     """Lockstep replay shares only the trace: each policy's result is its own."""
-    cfg = ModelConfig(memory_limit_bytes=2 << 20)
+    cfg = ModelConfig(memory_limit_bytes=2 << 20, oom="continue")
     together = simulate(zipf_trace, cfg, POLICIES)
     for r in together:
         alone = simulate(zipf_trace, cfg, [r["policy"]])

@@ -12,7 +12,14 @@ from rich.table import Table
 from replay.atomic import write_json_atomic
 from replay.engine import run_document, simulate
 from replay.errors import SettingsError
-from replay.model.config import BACKENDS, FIRST_READ, MEMCG_VERSIONS, RECLAIM_MODES, ModelConfig
+from replay.model.config import (
+    BACKENDS,
+    FIRST_READ,
+    MEMCG_VERSIONS,
+    OOM_MODES,
+    RECLAIM_MODES,
+    ModelConfig,
+)
 from replay.policies import DEFAULT_POLICIES
 from replay.trace import open_trace
 from replay.units import format_size, parse_size
@@ -53,7 +60,7 @@ def config_from_options(o: dict) -> ModelConfig:
         hugepage_default=o["hugepage_default"],
         memcg_zswap_max_bytes=(parse_size(o["zswap_max"], "--zswap-max")
                                if o["zswap_max"] not in (None, "max") else None),
-        zswap_writeback=o["zswap_writeback"],
+        zswap_writeback=o["zswap_writeback"], oom=o["oom"],
     )
     return cfg.validate()
 
@@ -146,6 +153,10 @@ def results_table(doc: dict) -> Table:
     t.add_row("TLB cycles saved vs 4K", *[
         f"{r['tlb']['cycles_saved']:,}" if "cycles_saved" in r.get("tlb", {}) else "-"
         for r in results])
+    if any(r["derived"].get("oom_killed") for r in results):
+        t.add_row("OOM killed", *[
+            f"at access {r['derived']['accesses']:,}" if r["derived"].get("oom_killed")
+            else "no" for r in results], style="bold red")
     t.add_row("engine M accesses/s", *[
         f"{r['derived']['accesses'] / r['run']['engine_seconds'] / 1e6:.1f}"
         if r["run"]["engine_seconds"] > 0 else "-" for r in results])
@@ -186,6 +197,9 @@ def results_table(doc: dict) -> Table:
               show_default=True)
 @click.option("--charge-guard", is_flag=True,
               help="Barry Song's memcg charge-margin guard, for every policy of the run.")
+@click.option("--oom", type=click.Choice(OOM_MODES), default="kill", show_default=True,
+              help="When the memcg cannot make room: the OOM kill ends that policy's replay "
+              "(as the kernel kills the workload), or the charge is forced and it goes on.")
 @click.option("--zswap-never-enabled", is_flag=True,
               help="For the mainline policy: zswap's static key was never set since boot.")
 @click.option("--cost-model", type=click.Path(dir_okay=False), default=None,

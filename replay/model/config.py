@@ -11,6 +11,7 @@ BACKENDS = ("zswap", "zram", "disk")
 RECLAIM_MODES = ("linux", "exact-lru")
 MEMCG_VERSIONS = ("v1", "v2")
 FIRST_READ = ("zero-page", "allocate")
+OOM_MODES = ("kill", "continue")
 MTHP_SIZES_KB = (8, 16, 32, 64, 128, 256, 512, 1024)   # below PMD order (2M swaps in as order 0)
 
 
@@ -40,6 +41,9 @@ class ModelConfig:
     memcg: str = "v2"                         # v2 charges the zswap pool to the memcg
     first_read: str = "zero-page"             # first read of a never-written page
     charge_guard: bool = False                # Barry Song's memcg charge-margin guard
+    oom: str = "kill"                         # an OOM kill ends the policy's replay, as the
+                                              # kernel's kills the workload; "continue"
+                                              # forces the charge and replays on
     zswap_ever_enabled: bool = True           # mainline falls back to order 0 once it is
     compressor: str = "lz4"
     swappiness: int = 60
@@ -63,6 +67,8 @@ class ModelConfig:
             raise SettingsError(f"memcg {self.memcg!r} is not v1 or v2")
         if self.first_read not in FIRST_READ:
             raise SettingsError(f"first read {self.first_read!r} is not zero-page or allocate")
+        if self.oom not in OOM_MODES:
+            raise SettingsError(f"oom {self.oom!r} is not kill or continue")
         if not 0 <= self.page_cluster <= 31:
             raise SettingsError(f"page-cluster {self.page_cluster} is outside 0..31")
         if not 1 <= self.zswap_max_pool_percent <= 100:

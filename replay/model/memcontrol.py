@@ -42,7 +42,8 @@ def try_charge_memcg(st, nr, may_reclaim):
     ``may_reclaim`` is whether the gfp mask allows direct reclaim (order 0 always;
     large folios only in a MADV_HUGEPAGE region with defrag=madvise). Returns False
     when the charge fails; an order-0 charge that cannot be met counts an OOM kill
-    and is forced (the replay goes on, the result says so).
+    and is forced, so the state stays whole: the replay loop then ends this policy's
+    replay (oom=kill, the kernel kills the workload) or goes on (oom=continue).
     """
     limit = st.G[P_BASE + P_LIMIT_PAGES]
     if st.G[P_BASE + P_EXACT_LRU]:

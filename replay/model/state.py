@@ -55,7 +55,7 @@ S_CUR_CLUSTER0 = 16    # 16..25: current swap cluster per order (-1 none)
 S_FREE_CLUSTER_SCAN = 26
 S_LAST_FAULT_PAGE = 27
 S_ACCESS_INDEX = 28    # accesses processed so far
-S_OOM = 29             # set when the memcg could not make room
+S_OOM = 29             # set when the memcg could not make room (an OOM kill)
 S_ZS_COUNT = 30        # zswap entries (stored pages)
 S_REFAULT_SNAP = 31    # refaults seen at the end of the last reclaim (snapshot_refaults)
 S_RA_PREV_PAGE = 32    # VMA readahead: previous fault page
@@ -118,7 +118,7 @@ PMD_ORDER = 9
 (P_LIMIT_PAGES, P_ORDERS_MASK, P_BACKEND, P_POOL_LIMIT_BYTES, P_ACCEPT_BYTES, P_SHRINKER,
  P_ZSWAP_WB, P_ZSWAP_MAX_BYTES, P_SWAP_SLOTS, P_PAGE_CLUSTER, P_ROTATIONAL, P_EXACT_LRU,
  P_MEMCG_V2, P_FIRST_READ_ALLOC, P_CHARGE_GUARD, P_ZSWAP_EVER, P_SWAP_FULL_HALF,
- P_THP_ALWAYS, P_NR_PAGES, P_STOCK, P_SYNC_IO) = range(21)
+ P_THP_ALWAYS, P_NR_PAGES, P_STOCK, P_SYNC_IO, P_OOM_KILL) = range(22)
 NR_PARAMS = 24
 BACKEND_ZSWAP, BACKEND_ZRAM, BACKEND_DISK = 0, 1, 2
 
