@@ -300,7 +300,11 @@ def main() -> None:
         real = Path(__file__).resolve().parents[1] / "traces" / "kvscan.parquet"
         if real.exists():
             m = open_trace(real).num_accesses
-            for label, cfg in (("v2", full_model(memory_limit_bytes=24 << 20)),
+            # on cgroup v2 the pool is charged: kvscan's 48 MiB compress to ~27 MiB, more
+            # than the 24M limit, so the plain v2 memcg OOM-kills it (the kernel's too)
+            for label, cfg in (("v2 zswap.max 12M",
+                                full_model(memory_limit_bytes=24 << 20,
+                                           memcg_zswap_max_bytes=12 << 20)),
                                ("v1", full_model(memory_limit_bytes=24 << 20, memcg="v1"))):
                 res = simulate(real, cfg, list(BUILTIN), threads=1)
                 c = res[0]["counters"]
@@ -310,8 +314,10 @@ def main() -> None:
                       f"{c['pgmajfault']:,}")
                 for r in res:
                     s = r["run"]["engine_seconds"]
-                    rows.append((f"kvscan {label} {r['policy']}", mps(m, s), ">= 20 M/s",
-                                 verdict(m / s >= 20e6)))
+                    k = r["derived"]["accesses"]
+                    rows.append((f"kvscan {label} {r['policy']}"
+                                 + (" (OOM killed)" if r["derived"]["oom_killed"] else ""),
+                                 mps(k, s), ">= 20 M/s", verdict(k / s >= 20e6)))
 
     # 3. `replay run` end to end, start-up excluded
     if "run" not in skip:

@@ -73,6 +73,7 @@ from replay.model.state import (
     P_MEMCG_V2,
     P_NR_PAGES,
     P_OOM_KILL,
+    P_VIEW,
     P_ORDERS_MASK,
     P_PAGE_CLUSTER,
     P_POOL_LIMIT_BYTES,
@@ -99,7 +100,7 @@ from replay.model.state import (
 )
 from replay.policies import Policy
 from replay.policies import get as get_policy
-from replay.policies.base import VIEW_SIZE
+from replay.policies.base import VIEW_LEVELS, VIEW_SIZE
 from replay.timeline import (
     MODE_ACCESSES,
     MODE_OFF,
@@ -267,6 +268,7 @@ def params_from_config(cfg: ModelConfig) -> np.ndarray:
     P[P_THP_ALWAYS] = int(cfg.thp_enabled == "always")
     P[P_STOCK] = int(cfg.reclaim != "exact-lru")
     P[P_OOM_KILL] = int(cfg.oom == "kill")
+    P[P_VIEW] = VIEW_LEVELS["all"]     # simulate() sets each policy's own (its VIEW)
     return P
 
 
@@ -655,6 +657,8 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
         ordinal=trace.meta.time_source == "ordinal", ns_per_access=int(ordinal_ns_per_access))
     installed = [_install(_build_state(trace, config, contents, layout), setup) for _ in pols]
     states = [x[0] for x in installed]
+    for st, pol in zip(states, pols):
+        st.G[P_BASE + P_VIEW] = VIEW_LEVELS[pol.view]
     views = [np.zeros(VIEW_SIZE, np.int64) for _ in pols]
     if not timeline:
         mode, window = MODE_OFF, 1

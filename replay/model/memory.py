@@ -45,6 +45,7 @@ from replay.model.state import (
     P_ZEROMAP,
     P_ZEROPAGE,
     P_ZSWAP,
+    P_VIEW,
     P_ZSWAP_EVER,
     PMD_ORDER,
     PS_ANON_FAULT_ALLOC,
@@ -77,7 +78,11 @@ from replay.policies.base import (
     V_ZEROMAP,
     V_ZSWAP,
     V_ZSWAP_EVER,
+    VIEW_LEVELS,
 )
+
+VIEW_NONE = VIEW_LEVELS["none"]
+VIEW_ALL = VIEW_LEVELS["all"]
 
 
 @njit(cache=True)
@@ -210,13 +215,15 @@ def fill_view(st, p, write, view):
     view[V_MARGIN] = mem_cgroup_margin(st)
     view[V_WRITE] = 1 if write else 0
     view[V_HUGEPAGE] = st.pg[p].hint
-    r0 = p & ~15
-    lo = max(r0 - 16, p & ~511)
-    hi = min(r0 + 32, (p & ~511) + 512)
-    young = 0
-    for q in range(lo, hi):
-        if (q < r0 or q >= r0 + 16) and st.pg[q].pstate == P_MAPPED and st.pg[q].young:
-            young += 1
+    young = -1                       # not read by the policy (VIEW "ranges")
+    if st.G[P_BASE + P_VIEW] >= VIEW_ALL:
+        r0 = p & ~15
+        lo = max(r0 - 16, p & ~511)
+        hi = min(r0 + 32, (p & ~511) + 512)
+        young = 0
+        for q in range(lo, hi):
+            if (q < r0 or q >= r0 + 16) and st.pg[q].pstate == P_MAPPED and st.pg[q].young:
+                young += 1
     view[V_YOUNG_NEAR] = young
     last = st.G[S_LAST_FAULT_PAGE]
     view[V_ADJACENT] = 1 if last >= 0 and abs(p - last) <= 32 and p != last else 0
@@ -302,8 +309,11 @@ def do_swap_page(st, p, write, policy_fn, view):
             st.G[D_BASE + D_SWAPIN_USED] += 1
         return
     st.G[C_BASE + C_PGMAJFAULT] += 1
-    # no large order is allowed here: order 0 whatever a policy says (it is not asked)
-    mask = fill_view(st, p, write, view) if thp_vma_allowable_orders(st, p) else 0
+    # no large order is allowed here, or the policy always says order 0 (VIEW "none"):
+    # order 0, and the policy is not asked
+    mask = 0
+    if st.G[P_BASE + P_VIEW] != VIEW_NONE and thp_vma_allowable_orders(st, p):
+        mask = fill_view(st, p, write, view)
     order = policy_fn(view) if mask else 0
     if order < 0 or order >= PMD_ORDER or (order > 0 and not mask & (1 << order)):
         order = 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from replay.errors import SettingsError
+from replay.policies.base import VIEW_LEVELS
 
 BUILTIN = {
     "order0-fallback": "replay.policies.order0_fallback",
@@ -30,13 +31,18 @@ class Policy:
     summary: str
     decide: object      # numba dispatcher with POLICY_SIGNATURE
     origin: str         # "builtin" or the distribution that registered it
+    view: str = "all"   # how much of the view it reads (replay.policies.base.VIEW_LEVELS)
 
 
 def _from_module(module, origin: str) -> Policy:
     for attr in ("NAME", "SUMMARY", "decide"):
         if not hasattr(module, attr):
             raise SettingsError(f"policy module {module.__name__} has no {attr}")
-    return Policy(module.NAME, module.SUMMARY, module.decide, origin)
+    view = getattr(module, "VIEW", "all")
+    if view not in VIEW_LEVELS:
+        raise SettingsError(f"policy module {module.__name__}: VIEW {view!r} is not one of "
+                            f"{', '.join(VIEW_LEVELS)}")
+    return Policy(module.NAME, module.SUMMARY, module.decide, origin, view)
 
 
 def available() -> dict[str, Policy]:

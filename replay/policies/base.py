@@ -28,6 +28,15 @@ View slots (all int64):
 ``V_DEVICE + k``    pages of the order-k range that are on the device
 ``V_ZEROMAP + k``   pages of the order-k range that are in the zeromap
 ==================  ===========================================================
+
+A policy module may say how much of the view it reads, with ``VIEW`` (filling the
+view is a good part of a fault's cost in the model):
+
+- ``"all"`` (the default): every slot;
+- ``"ranges"``: everything but ``V_YOUNG_NEAR`` (which is then -1): scanning 48
+  PTEs' young bits at every major fault is the costly part;
+- ``"none"``: the policy always returns 0 (order 0), so the model neither fills
+  the view nor calls it.
 """
 
 from __future__ import annotations
@@ -50,6 +59,9 @@ V_ZEROMAP = 48
 VIEW_SIZE = 64
 
 BACKEND_ZSWAP, BACKEND_ZRAM, BACKEND_DISK = 0, 1, 2
+
+# how much of the view a policy reads (its module's VIEW; the model's P_VIEW parameter)
+VIEW_LEVELS = {"none": 0, "ranges": 1, "all": 2}
 
 POLICY_SIGNATURE = types.int64(types.int64[:])
 POLICY_TYPE = types.FunctionType(POLICY_SIGNATURE)

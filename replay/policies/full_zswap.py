@@ -9,6 +9,7 @@ from replay.policies.base import V_CANDIDATES, V_ZSWAP, policy
 
 NAME = "full-zswap"
 SUMMARY = "Usama Arif RFC: large only if the whole range is in zswap"
+VIEW = "ranges"   # no V_YOUNG_NEAR
 
 
 @policy

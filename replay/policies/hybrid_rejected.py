@@ -9,6 +9,7 @@ from replay.policies.base import V_CANDIDATES, policy, range_is_uniform
 
 NAME = "hybrid-rejected"
 SUMMARY = "fujunjie RFC v1: large if wholly in zswap or wholly on disk; mixed ranges order 0"
+VIEW = "ranges"   # no V_YOUNG_NEAR
 
 
 @policy

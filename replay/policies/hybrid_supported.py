@@ -7,6 +7,7 @@ from replay.policies.base import V_CANDIDATES, highest_order, policy
 
 NAME = "hybrid-supported"
 SUMMARY = "no patch does this: large swap-in of any suitable range, zswap and disk mixed"
+VIEW = "ranges"   # no V_YOUNG_NEAR
 
 
 @policy

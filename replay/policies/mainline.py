@@ -8,6 +8,7 @@ from replay.policies.base import V_CANDIDATES, V_SYNC_IO, V_ZSWAP_EVER, highest_
 
 NAME = "mainline"
 SUMMARY = "v6.18 as is: large swap-in from zram only while zswap was never enabled"
+VIEW = "ranges"   # no V_YOUNG_NEAR
 
 
 @policy

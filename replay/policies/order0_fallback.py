@@ -8,6 +8,7 @@ from replay.policies.base import policy
 
 NAME = "order0-fallback"
 SUMMARY = "mainline after zswap was ever enabled: always order 0 (readahead on block devices)"
+VIEW = "none"   # always order 0: the view is not filled, decide() not called
 
 
 @policy
