@@ -161,7 +161,7 @@ def _book(st, slot, ps):
     st.G[T_BASE + T_KERNEL] += ps
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tlb_unmap(st, first, npages):
     """The mappings of [first, first + npages) went away or changed (unmap, swap-out,
     split, COW): drop their TLB entries, in the TLB and its 4K-only shadow."""
@@ -196,7 +196,7 @@ def acct_add_to_swap(st):
         _book(st, T_RECLAIM, _cp(st, CP_SLOT_ALLOC) + _cp(st, CP_SWAP_CACHE))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acct_unmap_folio(st, h, nr):
     """try_to_unmap() with its TLB flush, and __remove_mapping(), of a reclaimed folio."""
     tlb_unmap(st, h, nr)
@@ -204,7 +204,7 @@ def acct_unmap_folio(st, h, nr):
         _book(st, T_RECLAIM, _cp(st, CP_RECLAIM_UNMAP) + _cp(st, CP_SWAP_CACHE))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def select_store_sizes(st, h, order):
     """Before a zswap/zram store: the folio's pages take their unit share of the stored
     size when the folio holds whole compression units, else their own size."""
@@ -222,7 +222,7 @@ def select_store_sizes(st, h, order):
             st.pg[q].inunit = 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _compress_folio_ps(st, h, order):
     shift = st.G[T_BASE + T_UNIT_SHIFT]
     t = 0
@@ -236,7 +236,7 @@ def _compress_folio_ps(st, h, order):
     return t * 1000
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acct_zswap_store(st, h, order):
     """zswap_store() of a folio: compress every page (or unit), store the entries."""
     if not st.G[T_BASE + T_ON]:
@@ -247,7 +247,7 @@ def acct_zswap_store(st, h, order):
     _book(st, T_RECLAIM, c + other)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acct_swap_write(st, h, order):
     """swap_writeout() to the device: zram compresses and stores each page (or unit);
     a block device gets one write of the folio (asynchronous: transfer time only)."""
@@ -265,7 +265,7 @@ def acct_swap_write(st, h, order):
         _book(st, T_RECLAIM, io)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _decompress_ps(st, q, order):
     """Decompressing page q for a folio read of ``order``: the page, or its whole unit."""
     if not st.pg[q].inunit:
@@ -291,7 +291,7 @@ def acct_zswap_writeback(st, p):
     _book(st, T_RECLAIM, d + io)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acct_swap_read(st, q, where, order):
     """swap_read_folio() of page q into a folio of ``order``, from ``where`` (the page's
     state before the read: zeromap, zswap or device)."""

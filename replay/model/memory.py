@@ -85,7 +85,7 @@ VIEW_NONE = VIEW_LEVELS["none"]
 VIEW_ALL = VIEW_LEVELS["all"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def thp_vma_allowable_orders(st, p):
     """Orders enabled for the page's VMA: the per-size enabled set, applying to every
     VMA ('always') or to MADV_HUGEPAGE ones ('madvise'); orders below PMD order only
@@ -95,14 +95,14 @@ def thp_vma_allowable_orders(st, p):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _suitable(st, p, order):
     nr = 1 << order
     r0 = p & ~(nr - 1)
     return r0 >= st.pg[p].vma_lo and r0 + nr <= st.pg[p].vma_hi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _install_folio(st, h, order, flags):
     nr = 1 << order
     for i in range(nr):
@@ -240,7 +240,7 @@ def _next_lower(mask, order):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _swap_full(st):
     """mem_cgroup_swap_full() -> vm_swap_full() on cgroup v1: more than half of swap in use."""
     return st.G[P_BASE + P_SWAP_FULL_HALF] and 2 * st.G[S_SWAP_USED] > st.G[P_BASE + P_SWAP_SLOTS]
@@ -280,7 +280,7 @@ def _swapin_direct(st, p, order, write):
     lruvec_add_folio(st, r0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _map_swapcache_page(st, p, write):
     """Map an order-0 swap cache folio (do_swap_page after the lookup or the read)."""
     st.pg[p].pstate = P_MAPPED

@@ -26,7 +26,7 @@ def note_resident(st, nr):
     st.G[S_PEAK_RESIDENT] = max(st.G[S_PEAK_RESIDENT], st.G[S_RESIDENT])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def obj_cgroup_charge_zswap(st, delta_bytes):
     """obj_cgroup_{charge,uncharge}_zswap(): the pool is charged to the memcg on cgroup v2.
 

@@ -26,7 +26,7 @@ from replay.model.swapfile import swap_free_slot
 from replay.model.zswap import zswap_entry_bytes, zswap_invalidate, zswap_load, zswap_store
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def is_folio_zero_filled(st, h, order):
     """is_folio_zero_filled(): every page of the folio holds only zero bytes."""
     for i in range(1 << order):
@@ -35,7 +35,7 @@ def is_folio_zero_filled(st, h, order):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _zram_account(st, delta):
     # zram's compressed store is not charged to the memcg; reported as pool bytes
     st.G[S_POOL_BYTES] += delta
@@ -67,7 +67,7 @@ def swap_writeout(st, h, order):
         st.G[C_BASE + C_THP_SWPOUT] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def swap_read_page(st, p):
     """swap_read_folio() for one page of a folio being read: zeromap, zswap or device.
     Returns the place it was read from (P_ZEROMAP, P_ZSWAP or P_DEVICE)."""
@@ -81,7 +81,7 @@ def swap_read_page(st, p):
     return where
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def free_swap_slot_of(st, p):
     """Free the page's slot (swap_free / free_swap_and_cache) with what it stores:
     the zswap entry is invalidated, zram discards its copy, the zeromap bit clears."""

@@ -41,7 +41,7 @@ from replay.model.workingset import workingset_refault
 SWAP_RA_ORDER_CEILING = 5
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def is_swapped(state):
     return state == P_ZSWAP or state == P_DEVICE or state == P_ZEROMAP
 

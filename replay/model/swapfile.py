@@ -62,7 +62,7 @@ def free_class(free):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _tree_set(st, tree, c, value):
     """Set cluster c's value in max-tree ``tree`` (0: every cluster, k: clusters of order k)."""
     leaves = st.G[S_SW_LEAVES]
@@ -140,7 +140,7 @@ def _run_in_cluster(st, c, nr):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _take(st, c, s, nr, first_page, old_order):
     owners = st.G[S_SW_SLOTS]
     for i in range(nr):
@@ -200,7 +200,7 @@ def folio_alloc_swap(st, order, first_page):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def swap_free_slot(st, s):
     """swap_entries_free() for one slot: the slot and its cluster count are released."""
     if s < 0:

@@ -70,7 +70,7 @@ FOLIOREF_KEEP = 1
 FOLIOREF_ACTIVATE = 2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def folio_referenced(st, h):
     """folio_referenced(): clear the young PTEs mapping the folio; the number of
     mappings that had one (1 here: one address space, no fork), not of PTEs."""
@@ -84,7 +84,7 @@ def folio_referenced(st, h):
     return young
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def folio_check_references(st, h):
     """folio_check_references() for an anon folio: referenced by one mapping, it is kept
     (PG_referenced set) and activated when still referenced at the next look."""
@@ -127,7 +127,7 @@ def split_folio(st, h):
     return freed
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _free_folio(st, h, nr):
     for i in range(nr):
         p = h + i

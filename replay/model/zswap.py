@@ -41,7 +41,7 @@ PAGE_SIZE = 4096
 ZS_SIZE_CLASS_DELTA = 16    # zsmalloc size classes are 16 bytes apart
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def zswap_entry_bytes(st, p):
     """Pool bytes of one stored page: compressed size rounded to its zsmalloc class;
     an incompressible page is stored as is (PAGE_SIZE)."""
@@ -51,7 +51,7 @@ def zswap_entry_bytes(st, p):
     return ((c + ZS_SIZE_CLASS_DELTA - 1) // ZS_SIZE_CLASS_DELTA) * ZS_SIZE_CLASS_DELTA
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _lru_add(st, p):
     n = st.G[P_BASE + P_NR_PAGES]
     prv = st.pg[n].zs_prev          # tail = newest
@@ -63,7 +63,7 @@ def _lru_add(st, p):
     st.G[S_ZS_COUNT] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _lru_del(st, p):
     prv = st.pg[p].zs_prev
     nxt = st.pg[p].zs_next
@@ -72,7 +72,7 @@ def _lru_del(st, p):
     st.G[S_ZS_COUNT] -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def zswap_check_limits(st):
     """zswap_check_limits(): True when the pool is (still) full and stores are refused."""
     cur = st.G[S_POOL_BYTES]
@@ -147,7 +147,7 @@ def zswap_store(st, h, order):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def zswap_load(st, p):
     """zswap_load() of one page (v6.18 erases the entry: the folio is then dirty)."""
     _lru_del(st, p)
@@ -155,7 +155,7 @@ def zswap_load(st, p):
     st.G[C_BASE + C_ZSWPIN] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def zswap_invalidate(st, p):
     """zswap_invalidate(): the slot was freed; drop the entry without I/O."""
     _lru_del(st, p)
