@@ -97,23 +97,25 @@ class HandTrace:
 
 @pytest.fixture
 def hand_trace(tmp_path):
-    """``hand_trace(events, comp_bytes=2048, zero=())`` -> HandTrace.
+    """``hand_trace(events, comp_bytes=2048, zero=(), hugepage=True, blocks=1)`` -> HandTrace.
 
-    ``events`` are (page offset, op) pairs in one 2 MiB MADV_HUGEPAGE mapping, so a page's
-    dense id is its offset. Every page compresses to ``comp_bytes``; pages in ``zero`` are
-    zero-filled."""
+    ``events`` are (page offset, op) pairs in one mapping of ``blocks`` 2 MiB blocks
+    (MADV_HUGEPAGE unless told), so a page's dense id is its offset. Every page
+    compresses to ``comp_bytes``; pages in ``zero`` are zero-filled."""
     count = [0]
 
-    def make(events, *, comp_bytes: int = 2048, zero=(), hugepage: bool = True) -> HandTrace:
+    def make(events, *, comp_bytes: int = 2048, zero=(), hugepage: bool = True,
+             blocks: int = 1) -> HandTrace:
         pages = np.array([p for p, _ in events], np.int64)
         ops = np.array([o for _, o in events], np.uint8)
-        assert pages.max() < BLOCK_PAGES
+        assert pages.max() < blocks * BLOCK_PAGES
         path = tmp_path / f"hand{count[0]}.parquet"
         count[0] += 1
         write_trace(path, TraceMeta(source_format="test", description="hand-built"),
                     np.arange(len(pages), dtype=np.int64), BASE_VPN + pages, ops,
                     regions={"asid": [0], "start_vpn": [BASE_VPN],
-                                 "end_vpn": [BASE_VPN + BLOCK_PAGES], "hugepage": [hugepage],
+                                 "end_vpn": [BASE_VPN + blocks * BLOCK_PAGES],
+                                 "hugepage": [hugepage],
                                  "name": ["anon"]})
         n = open_trace(path).num_dense_pages
         is_zero = np.zeros(n, bool)

@@ -147,6 +147,8 @@ def state_problems(st, touched: np.ndarray, frees: bool) -> list[str]:
 CONFIGS = {
     # a 4 MiB cgroup v2 memcg fills with its own zswap pool (shrinker off): OOM kills
     "default": {},
+    # the zswap shrinker writes entries back in memcg reclaim
+    "shrinker": {"zswap_shrinker": True},
     "v1": {"memcg": "v1"},
     "tight-pool-writeback": {"zswap_max_pool_bytes": 256 << 10},
     "pool-no-writeback": {"zswap_max_pool_bytes": 256 << 10, "zswap_writeback": False},

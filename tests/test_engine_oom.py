@@ -10,16 +10,12 @@ fails.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from replay.cli import main as cli_main
-from replay.engine import PageContents, simulate
+from replay.engine import simulate
 from replay.model.config import ModelConfig
-from replay.trace import BLOCK_PAGES, TraceMeta, open_trace, write_trace
 
 W = 1
 PAGES = 1024
@@ -33,24 +29,10 @@ def oom_config(**kw) -> ModelConfig:
     return ModelConfig(**base)
 
 
-@dataclass
-class Fill:
-    path: Path
-    contents: PageContents
-
-
 @pytest.fixture
-def fill(tmp_path) -> Fill:
+def fill(hand_trace):
     """One write to each of 1024 pages of a 4 MiB mapping; pages compress to 2 KiB."""
-    path = tmp_path / "fill.parquet"
-    base = 1 << 20                          # 2 MiB aligned
-    write_trace(path, TraceMeta(source_format="test", description="fill"),
-                np.arange(PAGES, dtype=np.int64), base + np.arange(PAGES, dtype=np.int64),
-                np.full(PAGES, W, np.uint8),
-                regions={"asid": [0], "start_vpn": [base], "end_vpn": [base + 2 * BLOCK_PAGES],
-                         "hugepage": [False], "name": ["anon"]})
-    n = open_trace(path).num_dense_pages
-    return Fill(path, PageContents(np.full(n, 2048, np.int32), np.zeros(n, bool), "2 KiB"))
+    return hand_trace([(p, W) for p in range(PAGES)], blocks=2, hugepage=False)
 
 
 def test_an_oom_kill_ends_the_replay_of_that_policy(fill):

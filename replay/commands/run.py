@@ -61,6 +61,7 @@ def config_from_options(o: dict) -> ModelConfig:
         memcg_zswap_max_bytes=(parse_size(o["zswap_max"], "--zswap-max")
                                if o["zswap_max"] not in (None, "max") else None),
         zswap_writeback=o["zswap_writeback"], oom=o["oom"],
+        zswap_shrinker=o["zswap_shrinker"],
     )
     return cfg.validate()
 
@@ -193,6 +194,9 @@ def results_table(doc: dict) -> Table:
               help="cgroup v2 memory.zswap.max of the memcg (a size, or max).")
 @click.option("--zswap-writeback/--no-zswap-writeback", default=True, show_default=True,
               help="cgroup v2 memory.zswap.writeback: may zswap write entries back.")
+@click.option("--zswap-shrinker/--no-zswap-shrinker", default=False, show_default=True,
+              help="zswap.shrinker_enabled: memcg reclaim writes zswap entries back "
+              "(cgroup v2; v1 charges no zswap statistics to the memcg, so it never does).")
 @click.option("--first-read", type=click.Choice(FIRST_READ), default="zero-page",
               show_default=True)
 @click.option("--charge-guard", is_flag=True,

@@ -30,7 +30,8 @@ class ModelConfig:
     zswap_max_pool_percent: int = 20
     zswap_max_pool_bytes: int | None = None   # overrides the percent when set
     zswap_accept_threshold_percent: int = 90
-    zswap_shrinker: bool = False              # shrinker_enabled (off on these machines)
+    zswap_shrinker: bool = False              # zswap.shrinker_enabled (the kernel's default
+                                              # is off, CONFIG_ZSWAP_SHRINKER_DEFAULT_ON=n)
     zswap_writeback: bool = True              # memory.zswap.writeback (cgroup v2)
     memcg_zswap_max_bytes: int | None = None  # memory.zswap.max (cgroup v2), None = max
     swap_bytes: int = 8 << 30                 # size of the swap device

@@ -42,10 +42,10 @@ from replay.model.state import (
     P_SWAP_SLOTS,
     P_SWAPCACHE,
     P_THP_ALWAYS,
+    P_VIEW,
     P_ZEROMAP,
     P_ZEROPAGE,
     P_ZSWAP,
-    P_VIEW,
     P_ZSWAP_EVER,
     PMD_ORDER,
     PS_ANON_FAULT_ALLOC,
@@ -65,6 +65,7 @@ from replay.model.state import (
 from replay.model.swap_state import is_swapped, swapin_readahead
 from replay.model.vmscan import reclaim_pages, split_folio
 from replay.model.workingset import workingset_refault
+from replay.model.zswap import zswap_folio_swapin
 from replay.policies.base import (
     V_ADJACENT,
     V_BACKEND,
@@ -273,6 +274,8 @@ def _swapin_direct(st, p, order, write):
             st.G[PS_BASE + (order) * PS_STRIDE + PS_SWPIN] += 1
         if zs and dev:
             st.G[D_BASE + D_HYBRID] += 1
+    if dev:
+        zswap_folio_swapin(st)          # read from the device: the shrinker backs off
     st.G[D_BASE + D_SWAPIN_PAGES] += nr
     _install_folio(st, r0, order, F_DIRTY)
     lruvec_del_folio(st, r0)

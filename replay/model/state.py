@@ -64,6 +64,8 @@ S_SW_SLOTS = 34        # offset in G of the swap slots' owner pages (-1: free)
 S_SW_CLUSTERS = 35     # offset in G of the clusters: (order, free, next) each
 S_SW_TREES = 36        # offset in G of the cluster search trees (replay.model.swapfile)
 S_SW_LEAVES = 37       # leaves per tree (clusters rounded up to a power of two)
+S_ZS_DISK_SWAPINS = 38  # zswap_lruvec_state.nr_disk_swapins (the shrinker's protection)
+S_ZS_DEFERRED = 39     # the zswap shrinker's nr_deferred (do_shrink_slab)
 NR_SCALARS = 40
 
 # ---- global counters (C): /proc/vmstat names

@@ -37,6 +37,7 @@ from replay.model.state import (
 )
 from replay.model.swapfile import swap_slot_owner
 from replay.model.workingset import workingset_refault
+from replay.model.zswap import zswap_folio_swapin
 
 SWAP_RA_ORDER_CEILING = 5
 
@@ -86,6 +87,8 @@ def read_swap_cache_page(st, p, readahead):
         st.pg[p].backing = 0
     else:
         st.pg[p].backing = where
+        if where == P_DEVICE:
+            zswap_folio_swapin(st)
     st.pg[p].fflags = flags
     workingset_refault(st, p, st.pg[p].shadow, 1)
     st.pg[p].shadow = -1

@@ -62,6 +62,7 @@ from replay.model.state import (
 )
 from replay.model.swapfile import folio_alloc_swap
 from replay.model.workingset import workingset_eviction
+from replay.model.zswap import shrink_slab
 
 DEF_PRIORITY = 12
 
@@ -297,7 +298,9 @@ def try_to_free_mem_cgroup_pages(st, nr_pages):
     only when refault activations happened since the last reclaim or the inactive
     list is low (sc->may_deactivate), and once more after each pass when the
     inactive list is low. When nothing could be reclaimed because deactivation
-    was skipped, the loop runs again with force_deactivate. Left out: the
+    was skipped, the loop runs again with force_deactivate. After the lists, each
+    priority runs the zswap shrinker (shrink_slab(), a no-op unless enabled). Left
+    out: the
     swappiness/cost fraction of get_scan_count() (no file pages here, both lists
     are anon), memory.low protection.
     """
@@ -329,6 +332,7 @@ def try_to_free_mem_cgroup_pages(st, nr_pages):
                     break
             if inactive_is_low(st):
                 shrink_active_list(st, SWAP_CLUSTER_MAX)
+            shrink_slab(st, priority)   # shrink_node_memcgs(): after the lruvec
             if reclaimed >= target:
                 break
         if reclaimed >= target or not skipped_deactivate:

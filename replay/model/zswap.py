@@ -4,8 +4,9 @@ Entries are per 4 KiB page and kept on an LRU (sentinel N; head = oldest) with a
 second-chance ``referenced`` bit. A large folio is stored all or nothing. The
 pool limit is max_pool_percent of RAM (or a size); once hit, stores are refused
 until the pool falls below accept_threshold_percent of it, and the shrink worker
-writes entries back to the device. The same pool accounting serves zram (its
-compressed store) when the backend is zram.
+writes entries back to the device. With the shrinker enabled (zswap.shrinker_enabled,
+off by default), memcg reclaim also writes entries back through shrink_slab().
+The same pool accounting serves zram (its compressed store) when the backend is zram.
 """
 
 from replay._compiled import njit
@@ -26,6 +27,7 @@ from replay.model.state import (
     P_MEMCG_V2,
     P_NR_PAGES,
     P_POOL_LIMIT_BYTES,
+    P_SHRINKER,
     P_ZSWAP,
     P_ZSWAP_MAX_BYTES,
     P_ZSWAP_WB,
@@ -35,10 +37,15 @@ from replay.model.state import (
     S_POOL_BYTES,
     S_POOL_FULL,
     S_ZS_COUNT,
+    S_ZS_DEFERRED,
+    S_ZS_DISK_SWAPINS,
 )
 
 PAGE_SIZE = 4096
+PAGE_SHIFT = 12
 ZS_SIZE_CLASS_DELTA = 16    # zsmalloc size classes are 16 bytes apart
+SHRINK_BATCH = 128          # do_shrink_slab()'s batch when the shrinker sets none
+DEFAULT_SEEKS = 2           # zswap's shrinker->seeks
 
 
 @njit(cache=True, inline="always")
@@ -160,3 +167,88 @@ def zswap_invalidate(st, p):
     """zswap_invalidate(): the slot was freed; drop the entry without I/O."""
     _lru_del(st, p)
     obj_cgroup_charge_zswap(st, -zswap_entry_bytes(st, p))
+
+
+@njit(cache=True, inline="always")
+def zswap_folio_swapin(st):
+    """zswap_folio_swapin(): a folio was read from the swap device (not found in zswap);
+    the shrinker holds back that many entries at its next count."""
+    st.G[S_ZS_DISK_SWAPINS] += 1
+
+
+@njit(cache=True)
+def zswap_shrinker_count(st):
+    """zswap_shrinker_count() for the memcg: the entries on its zswap LRU, less the
+    disk swap-ins since the last count (consumed here), scaled by the memcg's zswap
+    pages per entry (the better the compression, the fewer written back).
+
+    cgroup v1 charges no zswap statistics to the memcg (MEMCG_ZSWAPPED stays 0), so
+    the count there is 0: the shrinker does not write back in memcg reclaim. The
+    pool bytes are the model's (zsmalloc classes) where the kernel counts compressed
+    lengths.
+    """
+    if not st.G[P_BASE + P_SHRINKER] or not st.G[P_BASE + P_ZSWAP_WB] \
+            or not st.G[P_BASE + P_MEMCG_V2]:
+        return 0
+    nr_stored = st.G[S_ZS_COUNT]
+    if nr_stored == 0:
+        return 0
+    nr_backing = st.G[S_POOL_BYTES] >> PAGE_SHIFT
+    nr_freeable = nr_stored                      # list_lru_shrink_count()
+    disk = st.G[S_ZS_DISK_SWAPINS]
+    remain = 0 if nr_freeable >= disk else disk - nr_freeable
+    st.G[S_ZS_DISK_SWAPINS] = remain
+    nr_freeable -= disk - remain
+    if nr_freeable == 0:
+        return 0
+    return nr_freeable * nr_backing // nr_stored     # mult_frac()
+
+
+@njit(cache=True)
+def zswap_shrinker_scan(st, nr_to_scan):
+    """zswap_shrinker_scan() -> list_lru_shrink_walk(shrink_memcg_cb): walk nr_to_scan
+    entries from the oldest; a referenced entry loses its bit and rotates, the others
+    are written back. Returns the entries written back (0: SHRINK_STOP)."""
+    n = st.G[P_BASE + P_NR_PAGES]
+    freed = 0
+    for _ in range(nr_to_scan):
+        if st.G[S_ZS_COUNT] == 0:
+            break
+        e = st.pg[n].zs_next        # oldest
+        if st.pg[e].zs_ref:
+            _lru_del(st, e)
+            _lru_add(st, e)
+            st.pg[e].zs_ref = 0
+            continue
+        zswap_writeback_entry(st, e)
+        freed += 1
+    return freed
+
+
+@njit(cache=True)
+def shrink_slab(st, priority):
+    """shrink_slab() -> do_shrink_slab() for the memcg's one shrinker here, zswap's:
+    scan (count >> priority) * 4 / seeks entries plus the deferred share, at most
+    twice the count, in batches of SHRINK_BATCH; carry what was not scanned over
+    (nr_deferred). Returns the entries written back. Their pool memory is uncharged
+    from the memcg (obj_cgroup_uncharge_zswap); it is not counted as reclaimed pages.
+    """
+    freeable = zswap_shrinker_count(st)
+    if freeable == 0:
+        return 0
+    nr = st.G[S_ZS_DEFERRED]
+    st.G[S_ZS_DEFERRED] = 0
+    delta = (freeable >> priority) * 4 // DEFAULT_SEEKS
+    total_scan = min((nr >> priority) + delta, 2 * freeable)
+    scanned = 0
+    freed = 0
+    while total_scan >= SHRINK_BATCH or total_scan >= freeable:
+        nr_to_scan = min(SHRINK_BATCH, total_scan)
+        ret = zswap_shrinker_scan(st, nr_to_scan)
+        if ret == 0:
+            break                   # SHRINK_STOP
+        freed += ret
+        total_scan -= nr_to_scan
+        scanned += nr_to_scan
+    st.G[S_ZS_DEFERRED] += min(max(nr + delta - scanned, 0), 2 * freeable)
+    return freed
