@@ -14,8 +14,9 @@
    1 M-page footprint the 64M memcg fills with its own pool (shrinker off): the kernel
    OOM-kills the workload, and so does the model (oom=kill: that policy's replay ends).
    So cgroup v2 is shown with memory.zswap.max 16M (the pool stays within the limit,
-   zswap writes back to the device), with --oom continue (the forced charges: reclaim
-   retries on nearly every fault), and cgroup v1; also without the TLB model (the
+   zswap writes back to the device), with the zswap shrinker (memcg reclaim writes
+   entries back), with --oom continue (the forced charges: reclaim retries on nearly
+   every fault), and cgroup v1; also without the TLB model (the
    kernel model alone), per fault, and with a memcg that holds everything.
 3. `replay run` end to end on a 20 M-access trace, in this process (Python start-up and
    numba's cache load excluded by a warm-up run on a small trace): one policy, and with
@@ -260,6 +261,7 @@ def main() -> None:
         print(f"\nfull model, Zipf trace, 64M cgroup v2: OOM killed {killed['oom_killed']} "
               f"at access {killed['accesses']:,} of {n:,}", flush=True)
         for label, cfg in (("v2 zswap.max 16M", full_model(memcg_zswap_max_bytes=16 << 20)),
+                           ("v2 zswap shrinker", full_model(zswap_shrinker=True)),
                            ("v2 --oom continue", full_model(oom="continue")),
                            ("v1", full_model(memcg="v1"))):
             t = time.perf_counter()
@@ -305,6 +307,8 @@ def main() -> None:
             for label, cfg in (("v2 zswap.max 12M",
                                 full_model(memory_limit_bytes=24 << 20,
                                            memcg_zswap_max_bytes=12 << 20)),
+                               ("v2 zswap shrinker",
+                                full_model(memory_limit_bytes=24 << 20, zswap_shrinker=True)),
                                ("v1", full_model(memory_limit_bytes=24 << 20, memcg="v1"))):
                 res = simulate(real, cfg, list(BUILTIN), threads=1)
                 c = res[0]["counters"]
