@@ -252,4 +252,11 @@ def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
     if json_out:
         write_json_atomic(json_out, doc)
     if not quiet:
-        Console().print(results_table(doc))
+        console = Console()
+        console.print(results_table(doc))
+        killed = [r["policy"] for r in results if r["derived"].get("oom_killed")]
+        if killed:
+            console.print(f"OOM killed under {', '.join(killed)}: the memcg could not make "
+                          "room (on cgroup v2 its own zswap pool is charged to it). See "
+                          "--zswap-shrinker, --zswap-max, --memory-limit, or --oom continue "
+                          "to replay on.", style="red", highlight=False)
