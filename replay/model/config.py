@@ -68,6 +68,9 @@ class ModelConfig:
             raise SettingsError(f"memcg {self.memcg!r} is not v1 or v2")
         if self.first_read not in FIRST_READ:
             raise SettingsError(f"first read {self.first_read!r} is not zero-page or allocate")
+        if not self.zswap_writeback and self.memcg != "v2":
+            raise SettingsError("memory.zswap.writeback is a cgroup v2 setting: "
+                                "--no-zswap-writeback needs --memcg v2")
         if self.oom not in OOM_MODES:
             raise SettingsError(f"oom {self.oom!r} is not kill or continue")
         if not 0 <= self.page_cluster <= 31:

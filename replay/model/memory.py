@@ -285,13 +285,20 @@ def _swapin_direct(st, p, order, write):
 
 @njit(cache=True, inline="always")
 def _map_swapcache_page(st, p, write):
-    """Map an order-0 swap cache folio (do_swap_page after the lookup or the read)."""
-    st.pg[p].pstate = P_MAPPED
+    """Map a swap cache folio (do_swap_page after the lookup or the read). A large one
+    (kept in the swap cache when memory.zswap.writeback=0 refused it) is mapped whole,
+    as v6.18 does for a folio whose swap PTEs all still point at it."""
+    h = st.pg[p].head
+    nr = 1 << st.pg[h].forder
+    for i in range(nr):
+        if st.pg[h + i].pstate == P_SWAPCACHE:
+            st.pg[h + i].pstate = P_MAPPED
     if write or _swap_full(st):
-        # should_try_to_free_swap() -> folio_free_swap(): the slot goes, the folio is dirty
-        free_swap_slot_of(st, p)
-        st.pg[p].fflags &= ~F_SWAPCACHE
-        st.pg[p].fflags |= F_DIRTY
+        # should_try_to_free_swap() -> folio_free_swap(): the slots go, the folio is dirty
+        for i in range(nr):
+            free_swap_slot_of(st, h + i)
+        st.pg[h].fflags &= ~F_SWAPCACHE
+        st.pg[h].fflags |= F_DIRTY
 
 
 @njit(cache=True)
@@ -438,6 +445,12 @@ def zap_page(st, p):
             st.pg[h].fflags |= F_PARTIAL
             st.G[PS_BASE + (order) * PS_STRIDE + PS_SPLIT_DEFERRED] += 1
     elif s == P_SWAPCACHE:
+        h = st.pg[p].head
+        if st.pg[h].forder > 0:
+            # a large swap cache folio (kept by memory.zswap.writeback=0): split so that
+            # the zapped page goes alone and the others stay cached (the kernel frees
+            # the one swap entry without splitting; split_page counts the difference)
+            deferred_split_folio(st, h)
         _free_whole_folio(st, st.pg[p].head)
     elif s == P_ZSWAP or s == P_DEVICE or s == P_ZEROMAP:
         free_swap_slot_of(st, p)

@@ -4,6 +4,7 @@ from replay._compiled import njit
 from replay.model.costs_account import acct_swap_write
 from replay.model.state import (
     BACKEND_ZRAM,
+    BACKEND_ZSWAP,
     C_BASE,
     C_PSWPIN,
     C_PSWPOUT,
@@ -13,8 +14,10 @@ from replay.model.state import (
     P_BACKEND,
     P_BASE,
     P_DEVICE,
+    P_MEMCG_V2,
     P_ZEROMAP,
     P_ZSWAP,
+    P_ZSWAP_WB,
     PMD_ORDER,
     PS_BASE,
     PS_STRIDE,
@@ -44,15 +47,22 @@ def _zram_account(st, delta):
 
 @njit(cache=True)
 def swap_writeout(st, h, order):
-    """swap_writeout(): a dirty folio with slots goes to the zeromap, zswap or the device."""
+    """swap_writeout(): a dirty folio with slots goes to the zeromap, zswap or the device.
+
+    Returns False when it stays in memory: zswap refused it and the memcg's
+    memory.zswap.writeback is 0 (cgroup v2), so it may not go to the device
+    (AOP_WRITEPAGE_ACTIVATE)."""
     nr = 1 << order
     if is_folio_zero_filled(st, h, order):
         for i in range(nr):
             st.pg[h + i].pstate = P_ZEROMAP
         st.G[C_BASE + C_SWPOUT_ZERO] += nr
-        return
+        return True
     if zswap_store(st, h, order):
-        return
+        return True
+    if st.G[P_BASE + P_BACKEND] == BACKEND_ZSWAP and st.G[P_BASE + P_MEMCG_V2] \
+            and not st.G[P_BASE + P_ZSWAP_WB]:
+        return False
     acct_swap_write(st, h, order)
     total = 0
     for i in range(nr):
@@ -65,6 +75,7 @@ def swap_writeout(st, h, order):
     st.G[PS_BASE + (order) * PS_STRIDE + PS_SWPOUT] += 1
     if order == PMD_ORDER:
         st.G[C_BASE + C_THP_SWPOUT] += 1
+    return True
 
 
 @njit(cache=True, inline="always")

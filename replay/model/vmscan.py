@@ -22,7 +22,7 @@ from replay.model.costs_account import (
 )
 from replay.model.mm_inline import folio_nr_pages, lru_tail, lruvec_add_folio, lruvec_del_folio
 from replay.model.page_counter import page_counter_uncharge
-from replay.model.page_io import swap_writeout
+from replay.model.page_io import free_swap_slot_of, swap_writeout
 from replay.model.state import (
     C_BASE,
     C_PGACTIVATE,
@@ -48,6 +48,7 @@ from replay.model.state import (
     P_FREED,
     P_MAPPED,
     P_SWAP_SLOTS,
+    P_SWAPCACHE,
     PMD_ORDER,
     PS_BASE,
     PS_SPLIT,
@@ -117,6 +118,9 @@ def split_folio(st, h):
         p = h + i
         st.pg[p].forder = 0
         if st.pg[p].pstate == P_FREED:
+            if st.pg[p].slot >= 0:
+                # a zapped page of a folio in the swap cache: its swap entry went too
+                free_swap_slot_of(st, p)
             st.pg[p].head = -1
             st.pg[p].fflags = 0
             freed += 1
@@ -165,7 +169,20 @@ def _swap_out_folio(st, h):
         st.pg[h].fflags |= F_SWAPCACHE | F_DIRTY     # add_to_swap() dirties the folio
         acct_add_to_swap(st)
     if st.pg[h].fflags & F_DIRTY:
-        swap_writeout(st, h, order)
+        if not swap_writeout(st, h, order):
+            # pageout() -> AOP_WRITEPAGE_ACTIVATE (memory.zswap.writeback=0 and zswap
+            # refused it): try_to_unmap() already ran, so the folio stays in the swap
+            # cache, unmapped and dirty, and activate_locked puts it on the active list
+            acct_unmap_folio(st, h, nr)
+            for i in range(nr):
+                if st.pg[h + i].pstate == P_MAPPED:
+                    st.pg[h + i].pstate = P_SWAPCACHE
+                st.pg[h + i].backing = 0
+            st.pg[h].fflags |= F_ACTIVE
+            st.G[C_BASE + C_PGACTIVATE] += nr
+            lruvec_add_folio(st, h)
+            st.G[S_AGE] += nr                    # move_folios_to_lru() ages the lruvec
+            return 0
     else:
         for i in range(nr):                       # clean swap cache folio: no I/O
             p = h + i

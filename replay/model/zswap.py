@@ -17,6 +17,7 @@ from replay.model.state import (
     C_BASE,
     C_PSWPOUT,
     C_ZSWAP_REJECT_POOL,
+    C_ZSWAP_REJECT_POOR,
     C_ZSWPIN,
     C_ZSWPOUT,
     C_ZSWPWB,
@@ -124,8 +125,9 @@ def shrink_worker(st, target_bytes):
 def zswap_store(st, h, order):
     """zswap_store(): store every page of the folio, or none. True when stored.
 
-    Leaves out: compression failures (incompressible pages are stored raw) and
-    the per-memcg zswap.max shrink of one entry before refusing.
+    Incompressible pages are stored raw, or refused when the memcg's
+    memory.zswap.writeback is 0. Leaves out: the per-memcg zswap.max shrink of one
+    entry before refusing.
     """
     if st.G[P_BASE + P_BACKEND] != BACKEND_ZSWAP:
         return False
@@ -136,9 +138,16 @@ def zswap_store(st, h, order):
             shrink_worker(st, st.G[P_BASE + P_ACCEPT_BYTES])
         return False
     select_store_sizes(st, h, order)
+    no_writeback = st.G[P_BASE + P_MEMCG_V2] and not st.G[P_BASE + P_ZSWAP_WB]
     total = 0
     for i in range(nr):
-        total += zswap_entry_bytes(st, h + i)
+        b = zswap_entry_bytes(st, h + i)
+        if b >= PAGE_SIZE and no_writeback:
+            # zswap_compress(): an incompressible page is stored as is, unless the
+            # memcg may not write back: then it is refused (only metadata overhead)
+            st.G[C_BASE + C_ZSWAP_REJECT_POOR] += 1
+            return False
+        total += b
     if st.G[P_BASE + P_MEMCG_V2] and st.G[P_BASE + P_ZSWAP_MAX_BYTES] >= 0 and \
             st.G[S_POOL_BYTES] + total > st.G[P_BASE + P_ZSWAP_MAX_BYTES]:
         return False             # obj_cgroup_may_zswap() refused
