@@ -150,7 +150,7 @@ def main() -> None:
             "oraclegeneral": (tmp / "big.oracleGeneral.bin", make_oraclegeneral, {}),
             "champsim": (tmp / "big.champsim", make_champsim, {}),
         }
-        for fmt, (path, make, _opts) in files.items():
+        for path, make, _opts in files.values():
             if not path.exists():
                 t0 = time.perf_counter()
                 make(path, args.lines)

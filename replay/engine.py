@@ -1,11 +1,17 @@
-"""The replay engine: the one per-access loop, and ``simulate()`` around it.
+"""The replay engine: ``simulate()`` around the model's replay loop.
 
-The loop is compiled (numba). An access to a mapped page only sets its young
-bit (and the folio's dirty bit on a write); everything rarer goes to the
-model's fault, madvise and unmap paths (replay.model.memory). Several policies
-are replayed in lockstep: the trace is read once, chunk by chunk, and each
-chunk is fed to every policy's state. State persists across chunks, so the
-chunk size does not change any result.
+The model and its per-access loop are C (replay/mm, compiled when the package is
+installed): an access to a mapped page only sets its young bit (and the folio's
+dirty bit on a write); everything rarer goes to the model's fault, madvise and
+unmap paths. Several policies are replayed in lockstep: the trace is read once,
+chunk by chunk, and each chunk is fed to every policy's model, side by side in
+threads (the loop releases the GIL). State persists across chunks, so the chunk
+size does not change any result.
+
+Memory follows the pages a replay can reach, not the address space: the model
+keeps a record for each 16-page chunk of the dense id space that holds a page the
+trace touches, widened to whole aligned ranges of the largest folio (or
+compression unit) the settings allow (``PageSpace``).
 """
 
 from __future__ import annotations
@@ -17,274 +23,156 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from replay import _mm
 from replay.errors import SettingsError
-from replay.model.config import ModelConfig
-from replay.model.costs_account import (
-    CP_TLB_L2,
-    CP_TLB_WALK,
-    T_COMPRESS,
-    T_DECOMPRESS,
-    T_FAULT,
-    T_IO,
-    T_KERNEL,
-    T_RECLAIM,
-    T_SHADOW_OFF,
-    T_SWAPIN,
-    T_SWPIN_FOLIOS,
-    T_TL_MODE,
-    T_TL_NEXT,
-    T_TL_ROWS,
-    T_TL_WINDOW,
-    T_TLB_OFF,
-    T_TRACE_NS,
-    acct_fault,
-    cost_params_ps,
-    fault_begin,
-    install_costs,
-    tlb_order,
-    tlb_unmap,
-    unit_shares,
-)
+from replay.model.config import BACKEND_VIEW_CODE, ModelConfig
 from replay.model.invariants import check_invariants
-from replay.model.memory import handle_mm_fault, madvise_pageout, zap_page
-from replay.model.mm_inline import lruvec_add_folio, lruvec_del_folio
 from replay.model.state import (
-    BACKEND_DISK,
-    BACKEND_ZRAM,
-    BACKEND_ZSWAP,
+    CHUNK_PAGES,
     COUNTER_NAMES,
-    D_BASE,
-    D_SWAPIN_PAGES,
-    D_SWAPIN_USED,
     DERIVED_NAMES,
-    F_DIRTY,
     MAX_ORDER,
-    NR_PARAMS,
-    P_ACCEPT_BYTES,
-    P_BACKEND,
-    P_BASE,
-    P_CHARGE_GUARD,
-    P_EXACT_LRU,
-    P_FIRST_READ_ALLOC,
-    P_LIMIT_PAGES,
-    P_MAPPED,
-    P_MEMCG_V2,
-    P_NR_PAGES,
-    P_OOM_KILL,
-    P_ORDERS_MASK,
-    P_PAGE_CLUSTER,
-    P_POOL_LIMIT_BYTES,
-    P_ROTATIONAL,
-    P_SHRINKER,
-    P_STOCK,
-    P_SWAP_FULL_HALF,
-    P_THP_ALWAYS,
-    P_VIEW,
-    P_ZEROPAGE,
-    P_ZSWAP_EVER,
-    P_ZSWAP_MAX_BYTES,
-    P_ZSWAP_WB,
+    PAGE_DTYPE,
     PER_SIZE_NAMES,
-    S_ACCESS_INDEX,
-    S_OOM,
-    S_PEAK_POOL_BYTES,
-    S_PEAK_RESIDENT,
-    S_POOL_BYTES,
-    S_RESIDENT,
-    T_BASE,
-    ModelState,
-    StateView,
-    new_state,
 )
 from replay.policies import Policy
 from replay.policies import get as get_policy
-from replay.policies.base import VIEW_LEVELS, VIEW_SIZE
+from replay.policies.base import VIEW_LEVELS
 from replay.timeline import (
     MODE_ACCESSES,
     MODE_OFF,
     MODE_TIME,
     Timeline,
-    clock_ps,
     default_window,
-    next_boundary,
-    write_row,
 )
-from replay.tlb import TLBConfig, make_tlb_state, tlb_access, tlb_flush_range, tlb_summary
+from replay.tlb import TLBConfig, c_args, counters_of, summary_of
 from replay.trace import BLOCK_PAGES, PAGE_SIZE, Trace, block_keys, open_trace
 
 SCHEMA_VERSION = 1
+CHUNK_SHIFT = CHUNK_PAGES.bit_length() - 1
+
+SWP_FLAGS = {"blkdev": _mm.SWP_BLKDEV, "solidstate": _mm.SWP_SOLIDSTATE,
+             "synchronous_io": _mm.SWP_SYNCHRONOUS_IO, "compressed": _mm.SWP_COMPRESSED}
 
 
-@njit(cache=True, nogil=True)
-def replay_chunk(st, pages, ops, tns, policy_fn, view, tl):
-    """Feed one chunk of accesses (dense page ids, ops, trace time in ns) through the model.
-
-    Every access to a mapped page is translated by the TLB model (when one is set up in
-    G), with the coverage of the folio mapping it. Returns the number of accesses
-    consumed: all of them, or fewer when the timeline buffer ``tl`` is full (the caller
-    drains it and calls again with the rest). After an OOM kill with oom=kill, the
-    policy's replay is over: the access that faulted is the last one counted, and later
-    calls consume everything without replaying it.
-    """
-    G = st.G
-    oom_kill = G[P_BASE + P_OOM_KILL]
-    if oom_kill and G[S_OOM]:
-        return pages.shape[0]
-    exact = G[P_BASE + P_EXACT_LRU]
-    toff = G[T_BASE + T_TLB_OFF]
-    soff = G[T_BASE + T_SHADOW_OFF]
-    tlb = G[toff:]
-    shadow = G[soff:]
-    tlb_on = toff > 0
-    shadow_on = soff > 0
-    mode = G[T_BASE + T_TL_MODE]
-    window = G[T_BASE + T_TL_WINDOW]
-    nxt = G[T_BASE + T_TL_NEXT]
-    row = G[T_BASE + T_TL_ROWS]
-    done0 = G[S_ACCESS_INDEX]
-    last_ns = G[T_BASE + T_TRACE_NS]
-    n = pages.shape[0]
-    consumed = n
-    for i in range(n):
-        if mode != 0:
-            if mode == 1:
-                now = done0 + i
-            else:
-                now = clock_ps(G, last_ns, tlb_on, tlb)
-            if now >= nxt:
-                if row == tl.shape[0]:
-                    consumed = i
-                    break
-                write_row(st, tl, row, done0 + i, last_ns, tlb_on, tlb)
-                row += 1
-                nxt = next_boundary(now, window)
-        p = pages[i]
-        op = ops[i]
-        last_ns = tns[i]
-        if op <= 1:
-            s = st.pg[p].pstate
-            if s == P_MAPPED:
-                st.pg[p].young = 1
-                h = st.pg[p].head
-                if op == 1:
-                    st.pg[h].fflags |= F_DIRTY
-                if st.pg[p].used == 1:
-                    st.pg[p].used = 2
-                    st.G[D_BASE + D_SWAPIN_USED] += 1
-                if exact:
-                    lruvec_del_folio(st, h)
-                    lruvec_add_folio(st, h)
-                if tlb_on:
-                    tlb_access(tlb, p, tlb_order(st, h))
-                    if shadow_on:
-                        tlb_access(shadow, p, 0)
-                continue
-            if s == P_ZEROPAGE and op == 0:
-                if tlb_on:
-                    tlb_access(tlb, p, 0)
-                    if shadow_on:
-                        tlb_access(shadow, p, 0)
-                continue
-            kernel0 = fault_begin(st)
-            swapin0 = G[D_BASE + D_SWAPIN_PAGES]
-            if s == P_ZEROPAGE:
-                tlb_unmap(st, p, 1)           # copy on write replaces the zero-page PTE
-            handle_mm_fault(st, p, op == 1, policy_fn, view)
-            acct_fault(st, p, s, kernel0, swapin0)
-            if oom_kill and G[S_OOM]:
-                consumed = i + 1              # the workload is killed in this fault
-                break
-            if tlb_on:
-                s = st.pg[p].pstate
-                if s == P_MAPPED or s == P_ZEROPAGE:
-                    order = tlb_order(st, st.pg[p].head) if s == P_MAPPED else 0
-                    tlb_access(tlb, p, order)
-                    if shadow_on:
-                        tlb_access(shadow, p, 0)
-        elif op == 2:
-            madvise_pageout(st, p)
-        else:
-            s = st.pg[p].pstate
-            if s == P_MAPPED or s == P_ZEROPAGE:
-                tlb_unmap(st, p, 1)           # zap_pte_range() flushes what it cleared
-            zap_page(st, p)
-    st.G[S_ACCESS_INDEX] += consumed
-    G[T_BASE + T_TRACE_NS] = last_ns
-    G[T_BASE + T_TL_NEXT] = nxt
-    G[T_BASE + T_TL_ROWS] = row
-    return consumed
-
-
-@njit(cache=True)
-def shadow_chunk(s, pages, ops):
-    """The 4K-only baseline TLB shared by all policies of a run: every read and write of
-    the trace, flushed where the trace itself unmaps (MADV_PAGEOUT, MADV_DONTNEED or
-    munmap of the page); reclaim's unmaps differ by policy and are left out."""
-    for i in range(pages.shape[0]):
-        if ops[i] <= 1:
-            tlb_access(s, pages[i], 0)
-        else:
-            tlb_flush_range(s, pages[i], 1)
-
-
-SHADOW_MODES = ("shared", "exact", "off")
-
-
-def _shadow_mode(mode, tlb_cfg) -> str:
-    if tlb_cfg is None or mode is False or mode is None:
-        return "off"
-    if mode is True:
-        return "exact"
-    if mode not in SHADOW_MODES:
-        raise SettingsError(f"TLB shadow {mode!r} is not one of {', '.join(SHADOW_MODES)}")
-    return mode
-
-
-def params_from_config(cfg: ModelConfig) -> np.ndarray:
-    """The flat parameter array the compiled model reads."""
-    P = np.zeros(NR_PARAMS, np.int64)
-    P[P_LIMIT_PAGES] = cfg.memory_limit_bytes // PAGE_SIZE
-    mask = 0
+def model_config(cfg: ModelConfig, view: str = "all") -> dict:
+    """The settings as the C model reads them (replay/mm/mm.h struct mm_config)."""
+    orders = 0
     for kb in cfg.mthp_sizes_kb:
-        mask |= 1 << ((kb * 1024 // PAGE_SIZE).bit_length() - 1)
-    P[P_ORDERS_MASK] = mask
-    P[P_BACKEND] = {"zswap": BACKEND_ZSWAP, "zram": BACKEND_ZRAM, "disk": BACKEND_DISK}[
-        cfg.backend]
-    P[P_POOL_LIMIT_BYTES] = cfg.zswap_pool_limit_bytes
-    P[P_ACCEPT_BYTES] = cfg.zswap_pool_limit_bytes * cfg.zswap_accept_threshold_percent // 100
-    P[P_SHRINKER] = int(cfg.zswap_shrinker)
-    P[P_ZSWAP_WB] = int(cfg.zswap_writeback)
-    P[P_ZSWAP_MAX_BYTES] = -1 if cfg.memcg_zswap_max_bytes is None else cfg.memcg_zswap_max_bytes
-    P[P_PAGE_CLUSTER] = cfg.page_cluster
-    P[P_ROTATIONAL] = int(cfg.rotational)
-    P[P_EXACT_LRU] = int(cfg.reclaim == "exact-lru")
-    P[P_MEMCG_V2] = int(cfg.memcg == "v2")
-    P[P_FIRST_READ_ALLOC] = int(cfg.first_read == "allocate")
-    P[P_CHARGE_GUARD] = int(cfg.charge_guard)
-    P[P_ZSWAP_EVER] = int(cfg.zswap_ever_enabled)
-    P[P_SWAP_FULL_HALF] = 1
-    P[P_THP_ALWAYS] = int(cfg.thp_enabled == "always")
-    P[P_STOCK] = int(cfg.reclaim != "exact-lru")
-    P[P_OOM_KILL] = int(cfg.oom == "kill")
-    P[P_VIEW] = VIEW_LEVELS["all"]     # simulate() sets each policy's own (its VIEW)
-    return P
+        orders |= 1 << ((kb * 1024 // PAGE_SIZE).bit_length() - 1)
+    flags = 0
+    for cap in cfg.swap_device:
+        flags |= SWP_FLAGS[cap]
+    pool = cfg.zswap_pool_limit_bytes
+    return {
+        "limit_pages": cfg.memory_limit_bytes // PAGE_SIZE,
+        "orders": orders,
+        "thp_always": int(cfg.thp_enabled == "always"),
+        "swp_flags": flags,
+        "zswap_enabled": int(cfg.zswap_enabled),
+        "zswap_ever_enabled": int(cfg.zswap_ever_enabled),
+        "zswap_pool_limit_bytes": pool,
+        "zswap_accept_bytes": pool * cfg.zswap_accept_threshold_percent // 100,
+        "zswap_shrinker": int(cfg.zswap_shrinker),
+        "zswap_writeback": int(cfg.zswap_writeback),
+        "zswap_max_bytes": -1 if cfg.memcg_zswap_max_bytes is None else cfg.memcg_zswap_max_bytes,
+        "page_cluster": cfg.page_cluster,
+        "exact_lru": int(cfg.reclaim == "exact-lru"),
+        "memcg_v2": int(cfg.memcg == "v2"),
+        "first_read_allocates": int(cfg.first_read == "allocate"),
+        "charge_guard": int(cfg.charge_guard),
+        "swap_full_half": 1,
+        "charge_stock": int(cfg.reclaim != "exact-lru"),
+        "oom_kill": int(cfg.oom == "kill"),
+        "view": VIEW_LEVELS[view],
+        "backend_code": BACKEND_VIEW_CODE[cfg.backend],
+    }
 
 
-def page_layout(trace: Trace, hugepage_default: bool = False
+# ---------------------------------------------------------------- the pages a replay reaches
+
+
+@dataclass
+class PageSpace:
+    """The page records of a replay: the dense id space (``nr_pages``, 512 per 2 MiB block
+    of the trace), the 16-page chunks that have records (``chunks``, sorted), the
+    directory the model looks records up in (``dir``: record chunk per chunk, -1 none,
+    then the sentinels' chunk) and the dense id of every record (``ids``)."""
+
+    nr_pages: int
+    chunks: np.ndarray
+    dir: np.ndarray
+    ids: np.ndarray
+
+    @property
+    def nr_records(self) -> int:
+        return len(self.ids) + CHUNK_PAGES          # + the sentinels' chunk
+
+    def index(self, pages: np.ndarray) -> np.ndarray:
+        """Record index of each dense page id (-1 where there is none)."""
+        pages = np.asarray(pages, np.int64)
+        c = self.dir[pages >> CHUNK_SHIFT].astype(np.int64)
+        return np.where(c >= 0, (c << CHUNK_SHIFT) | (pages & (CHUNK_PAGES - 1)), -1)
+
+    def take(self, dense: np.ndarray) -> np.ndarray:
+        """Per record, the value of a per-dense-page array (0 for the sentinels)."""
+        out = np.zeros(self.nr_records, np.asarray(dense).dtype)
+        out[:len(self.ids)] = np.asarray(dense)[self.ids]
+        return out
+
+
+def reach_order(cfg: ModelConfig, unit_pages: int = 1) -> int:
+    """The largest aligned range the model may touch around a page the trace touches: its
+    largest folio (mTHP size) or compression unit, as an order."""
+    orders = [(kb * 1024 // PAGE_SIZE).bit_length() - 1 for kb in cfg.mthp_sizes_kb]
+    return max([0, *orders, int(unit_pages).bit_length() - 1])
+
+
+def touched_chunks(trace: Trace) -> np.ndarray:
+    """Sorted dense chunk numbers (id >> 4) of the chunks the trace touches (any op)."""
+    masks = getattr(trace, "block_chunk_masks", None)
+    if masks is not None:
+        m = np.asarray(masks(), np.uint32)
+        bits = np.unpackbits(m.astype("<u4").view(np.uint8).reshape(-1, 4), axis=1,
+                             bitorder="little")
+        rank, bit = np.nonzero(bits)
+        return (rank.astype(np.int64) * (BLOCK_PAGES // CHUNK_PAGES) + bit)
+    seen = np.zeros(trace.num_dense_pages // CHUNK_PAGES, bool)
+    for ch in trace.iter_chunks():
+        seen[trace.dense_ids(ch) >> CHUNK_SHIFT] = True
+    return np.flatnonzero(seen).astype(np.int64)
+
+
+def page_space(trace: Trace, order: int) -> PageSpace:
+    """The records for a replay whose folios and units are at most ``order``."""
+    nr_pages = trace.num_dense_pages
+    chunks = touched_chunks(trace)
+    group = 1 << max(0, order - CHUNK_SHIFT)         # chunks per aligned range of the order
+    if group > 1:
+        chunks = np.unique((chunks // group)[:, None] * group + np.arange(group))
+    dir_ = np.full(nr_pages // CHUNK_PAGES + 1, -1, np.int32)
+    dir_[chunks] = np.arange(len(chunks), dtype=np.int32)
+    dir_[-1] = len(chunks)                          # the sentinels' chunk
+    ids = (chunks[:, None] * CHUNK_PAGES + np.arange(CHUNK_PAGES)).reshape(-1)
+    return PageSpace(nr_pages, chunks, dir_, ids)
+
+
+def page_layout(trace: Trace, hugepage_default: bool = False, ids: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per dense page: VMA bounds [lo, hi) clipped to its 2 MiB block, and MADV_HUGEPAGE.
+    """Per page (``ids``, sorted dense ids; default every dense page): VMA bounds [lo, hi)
+    clipped to its 2 MiB block, and MADV_HUGEPAGE.
 
     Without a regions sidecar, every touched 2 MiB block is one mapping, with
     MADV_HUGEPAGE when ``hugepage_default``."""
     blocks = trace.block_table()
-    n = len(blocks) * BLOCK_PAGES
-    idx = np.arange(n, dtype=np.int64)
-    block_start = (idx >> 9) << 9
+    if ids is None:
+        ids = np.arange(len(blocks) * BLOCK_PAGES, dtype=np.int64)
+    ids = np.asarray(ids, np.int64)
+    block_start = (ids >> 9) << 9
     lo = block_start.astype(np.int32)
     hi = (block_start + BLOCK_PAGES).astype(np.int32)
-    hint = np.zeros(n, np.uint8)
+    hint = np.zeros(len(ids), np.uint8)
     regions = trace.regions()
     if regions is None or regions.num_rows == 0:
         hint[:] = 1 if hugepage_default else 0
@@ -302,9 +190,10 @@ def page_layout(trace: Trace, hugepage_default: bool = False
             a0 = max(int(s), bvpn) - bvpn
             a1 = min(int(e), bvpn + BLOCK_PAGES) - bvpn
             base = r * BLOCK_PAGES
-            lo[base + a0:base + a1] = base + a0
-            hi[base + a0:base + a1] = base + a1
-            hint[base + a0:base + a1] = 1 if hp else 0
+            i0, i1 = np.searchsorted(ids, [base + a0, base + a1])
+            lo[i0:i1] = base + a0
+            hi[i0:i1] = base + a1
+            hint[i0:i1] = 1 if hp else 0
     # pages no region covers are still mapped (the trace touched them): own block
     uncovered = lo >= hi
     lo[uncovered] = block_start[uncovered]
@@ -314,21 +203,36 @@ def page_layout(trace: Trace, hugepage_default: bool = False
 
 @dataclass
 class PageContents:
-    """What the model needs from page contents: compressed bytes and zero-filled pages."""
+    """What the model needs from page contents: compressed bytes and zero-filled pages,
+    per page of ``pages`` (sorted dense ids), or per dense page when ``pages`` is None."""
 
-    comp_bytes: np.ndarray   # int32 per dense page
-    is_zero: np.ndarray      # bool per dense page
+    comp_bytes: np.ndarray   # int32 per page
+    is_zero: np.ndarray      # bool per page
     source: str
     sizes: object = None     # the PageSizes they came from (codec timings per content class)
+    pages: np.ndarray | None = None
+
+    def for_pages(self, ids: np.ndarray) -> PageContents:
+        """The same contents for the pages ``ids`` (a subset of these pages)."""
+        if self.pages is not None and len(self.pages) == len(ids) and \
+                np.array_equal(self.pages, ids):
+            return self
+        if self.sizes is not None:
+            raise ValueError("contents with codec sizes cannot be re-indexed")
+        at = ids if self.pages is None else np.searchsorted(self.pages, ids)
+        return PageContents(np.asarray(self.comp_bytes)[at], np.asarray(self.is_zero)[at],
+                            self.source, None, np.asarray(ids, np.int64))
 
 
-def page_contents(trace: Trace, cfg: ModelConfig) -> PageContents:
-    """Compressed sizes from the real codec (replay.costs) on the trace's contents."""
+def page_contents(trace: Trace, cfg: ModelConfig, ids: np.ndarray | None = None
+                  ) -> PageContents:
+    """Compressed sizes from the real codec (replay.costs) on the trace's contents, for the
+    pages ``ids`` (default every dense page)."""
     from replay.costs.sizes import page_compressed_sizes
-    sizes = page_compressed_sizes(trace, codec=cfg.compressor)
+    sizes = page_compressed_sizes(trace, codec=cfg.compressor, pages=ids)
     return PageContents(np.asarray(sizes.comp_bytes, np.int32),
                         np.asarray(sizes.is_zero, bool), f"{cfg.compressor} on page contents",
-                        sizes)
+                        sizes, None if ids is None else np.asarray(ids, np.int64))
 
 
 # Trace time of a trace whose times are only an order (meta.time_source "ordinal", e.g.
@@ -340,7 +244,7 @@ COMPRESSION_UNITS_KB = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 
 @dataclass
 class PageCosts:
-    """Per dense page: compress and decompress time (ns) of the page alone and of its
+    """Per page: compress and decompress time (ns) of the page alone and of its
     compression unit, and its share of the unit's stored bytes (unit_pages > 1)."""
 
     unit_pages: int
@@ -357,7 +261,8 @@ def page_costs(trace: Trace, cfg: ModelConfig, contents: PageContents, cm,
                unit_pages: int = 1) -> PageCosts:
     """Codec times per page and per compression unit, from the cost model: the measured
     time of the content class when a page (unit) is of one generated class, else the
-    size fit; raw (incompressible) pages decompress as a copy."""
+    size fit; raw (incompressible) pages decompress as a copy. Units are whole and
+    aligned in ``contents``' pages."""
     from replay.costs.sizes import page_compressed_sizes
     codec = cfg.compressor
     sizes = contents.sizes
@@ -377,7 +282,7 @@ def page_costs(trace: Trace, cfg: ModelConfig, contents: PageContents, cm,
                          np.minimum(comp, PAGE_SIZE), source)
     u = unit_pages
     if sizes is not None:
-        su = page_compressed_sizes(trace, codec=codec, unit_pages=u)
+        su = page_compressed_sizes(trace, codec=codec, unit_pages=u, pages=contents.pages)
         uc, ud = cm.unit_costs_ns(su, codec)
         unit_bytes = np.asarray(su.unit_comp_bytes, np.int64)
     else:
@@ -394,15 +299,43 @@ def _ns32(a) -> np.ndarray:
     return np.minimum(np.rint(np.asarray(a, np.float64)), 2**31 - 1).astype(np.int32)
 
 
-def _build_state(trace: Trace, cfg: ModelConfig, contents: PageContents,
-                 layout) -> ModelState:
-    n = trace.num_dense_pages
-    st = new_state(n, cfg.swap_bytes // PAGE_SIZE, params_from_config(cfg))
-    pg = st.pg
-    pg["comp"][:n] = contents.comp_bytes
-    pg["zero"][:n] = contents.is_zero
-    pg["vma_lo"][:n], pg["vma_hi"][:n], pg["hint"][:n] = layout
-    return st
+def unit_shares(unit_bytes: np.ndarray, unit_pages: int) -> np.ndarray:
+    """Per page: its share of its unit's stored bytes, in 16-byte steps (zsmalloc's class
+    spacing) adding up to the unit's size rounded up to 16; raw units are 4 KiB a page."""
+    steps = (unit_bytes.astype(np.int64) + 15) // 16
+    k = np.arange(unit_pages)
+    share = (steps[:, None] // unit_pages + (k[None, :] < (steps % unit_pages)[:, None])) * 16
+    return np.minimum(share, 4096).reshape(-1).astype(np.int32)
+
+
+# ---------------------------------------------------------------- costs and the TLB
+
+# the cost parameters the model books (replay/mm/mm.h enum cost_param), in its order
+COST_PARAMS = (
+    ("fault_entry_exit_ns", 1), ("anon_fault_4k_ns", 1), ("clear_page_ns_per_kib", 4),
+    ("pte_batch_ns", 1), ("pte_ns_per_page", 1), ("rmap_ns_per_folio", 1),
+    ("rmap_ns_per_page", 1), ("memcg_charge_ns_per_folio", 1), ("memcg_charge_refill_ns", 1),
+    ("lru_add_ns_per_folio", 1), ("reclaim_scan_ns_per_folio", 1),
+    ("reclaim_unmap_ns_per_folio", 1), ("swap_cache_ns_per_folio", 1),
+    ("swap_slot_alloc_ns_per_folio", 1), ("zswap_store_ns_per_page", 1),
+    ("zswap_load_ns_per_page", 1), ("zram_read_ns", 1), ("zram_write_ns", 1),
+    ("{device}_read_latency_ns", 1), ("{device}_read_ns_per_kib", 4),
+    ("{device}_write_ns_per_kib", 4),
+)
+CP_TLB_L2, CP_TLB_WALK = len(COST_PARAMS), len(COST_PARAMS) + 1
+assert CP_TLB_WALK + 1 == _mm.NR_COST_PARAMS
+
+
+def cost_params_ps(cm, device: str, tlb_l2_cycles: int, tlb_walk_cycles: int) -> np.ndarray:
+    """The model's cost parameters in ps from a ``CostModel`` (replay.costs.model); a
+    parameter per KiB is taken per 4 KiB page."""
+    ns = np.zeros(_mm.NR_COST_PARAMS, np.float64)
+    for i, (name, scale) in enumerate(COST_PARAMS):
+        ns[i] = cm.param(name.format(device=device)) * scale
+    ghz = cm.param("cpu_ghz")
+    ns[CP_TLB_L2] = tlb_l2_cycles / ghz
+    ns[CP_TLB_WALK] = tlb_walk_cycles / ghz
+    return np.rint(ns * 1000.0).astype(np.int64)
 
 
 @dataclass
@@ -419,65 +352,109 @@ class CostSetup:
     ns_per_access: int
 
 
-def _install(st: ModelState, setup: CostSetup):
-    """The state with cost booking on and the TLB (and its 4K-only shadow) appended to G.
+SHADOW_MODES = ("shared", "exact", "off")
 
-    Returns (state, TLB view, shadow view); the views are None without a TLB model."""
-    n = int(st.G[P_BASE + P_NR_PAGES])
-    parts = []
-    if setup.tlb is not None:
-        parts.append(make_tlb_state(setup.tlb))
-        if setup.shadow == "exact":
-            parts.append(make_tlb_state(setup.tlb.shadow()))
-    base = len(st.G)                  # scalars ... and the swap device, then the TLBs
-    G = np.zeros(base + sum(len(x) for x in parts), np.int64)
-    G[:base] = st.G
-    install_costs(G, setup.params_ps, setup.costs.unit_pages)
-    views = [None, None]
-    off = base
-    for k, part in enumerate(parts):
-        G[off:off + len(part)] = part
-        G[T_BASE + (T_TLB_OFF if k == 0 else T_SHADOW_OFF)] = off
-        views[k] = G[off:off + len(part)]
-        off += len(part)
-    pg = st.pg
-    c = setup.costs
-    pg["comp1"][:n] = pg["comp"][:n]
-    pg["c_ns"][:n], pg["d_ns"][:n] = c.c_ns, c.d_ns
-    pg["ucomp"][:n], pg["uc_ns"][:n], pg["ud_ns"][:n] = c.ucomp, c.uc_ns, c.ud_ns
-    return st._replace(G=G), views[0], views[1]
+
+def _shadow_mode(mode, tlb_cfg) -> str:
+    if tlb_cfg is None or mode is False or mode is None:
+        return "off"
+    if mode is True:
+        return "exact"
+    if mode not in SHADOW_MODES:
+        raise SettingsError(f"TLB shadow {mode!r} is not one of {', '.join(SHADOW_MODES)}")
+    return mode
+
+
+def _tlb_config(tlb) -> TLBConfig | None:
+    if tlb is None or isinstance(tlb, TLBConfig):
+        return None if tlb is None or tlb.arch == "none" else tlb.validate()
+    if str(tlb).lower() in ("none", "off"):
+        return None
+    return TLBConfig.preset(str(tlb).lower())
+
+
+# ---------------------------------------------------------------- one replay's model
+
+
+class ModelState(_mm.Model):
+    """One replay's model (replay._mm.Model, struct mm) with the Python-side facts about
+    it: the dense page id of each record (``page_ids``) and the arrays it reads."""
+
+    page_ids: np.ndarray
+    info: dict
+    space: PageSpace
+
+
+def build_model(space: PageSpace, cfg: ModelConfig, policy: Policy, contents: PageContents,
+                layout, setup: CostSetup) -> ModelState:
+    """A fresh model for one policy over the records of ``space``."""
+    costs = setup.costs
+    info = {
+        "comp": space_array(space, contents.comp_bytes, np.int32),
+        "c_ns": space_array(space, costs.c_ns, np.int32),
+        "d_ns": space_array(space, costs.d_ns, np.int32),
+        "unit_comp": space_array(space, costs.ucomp, np.int32),
+        "unit_c_ns": space_array(space, costs.uc_ns, np.int32),
+        "unit_d_ns": space_array(space, costs.ud_ns, np.int32),
+        "zero": space_array(space, contents.is_zero, np.uint8),
+        "hugepage": space_array(space, layout[2], np.uint8),
+        "vma_start": space_array(space, layout[0], np.int32),
+        "vma_end": space_array(space, layout[1], np.int32),
+    }
+    tlb = c_args(setup.tlb) if setup.tlb is not None else None
+    shadow = c_args(setup.tlb.shadow()) if tlb is not None and setup.shadow == "exact" else None
+    m = ModelState(space.nr_pages, space.dir, info, model_config(cfg, policy.view),
+                   cfg.swap_bytes // PAGE_SIZE, policy.decide.address, policy.decide,
+                   setup.params_ps, costs.unit_pages.bit_length() - 1, tlb, shadow)
+    m.page_ids = space.ids
+    m.info = info
+    m.space = space
+    return m
+
+
+def space_array(space: PageSpace, per_page, dtype) -> np.ndarray:
+    """A per-record array (the sentinels' records 0) from one value per page of ``space``."""
+    out = np.zeros(space.nr_records, dtype)
+    out[:len(space.ids)] = per_page
+    return out
+
+
+# ---------------------------------------------------------------- results
 
 
 def _ns(ps) -> float:
     return float(ps) / 1000.0
 
 
-def time_of(st: ModelState, setup: CostSetup, tlb_view) -> dict:
+def tlb_figures(m: ModelState, shadow: bool = False) -> dict | None:
+    c = m.tlb_counters(shadow)
+    return None if c is None else counters_of(c["counters"], c["cycles"])
+
+
+def time_of(m: ModelState, setup: CostSetup) -> dict:
     """The ``time`` section of a result: simulated time and where it went (ns)."""
-    G = st.G
-    t = {k: int(G[T_BASE + k]) for k in (T_KERNEL, T_FAULT, T_SWAPIN, T_COMPRESS,
-                                         T_DECOMPRESS, T_IO, T_RECLAIM)}
+    t = m.time()
     tlb_ps = 0
-    if tlb_view is not None:
-        c = tlb_summary(tlb_view)
+    c = tlb_figures(m)
+    if c is not None:
         tlb_ps = int(c["l2_hits"] * setup.params_ps[CP_TLB_L2]
                      + c["walks"] * setup.params_ps[CP_TLB_WALK])
-    trace_ns = int(G[T_BASE + T_TRACE_NS])
-    swapin_pages = int(G[D_BASE + D_SWAPIN_PAGES])
-    folios = {f"{(PAGE_SIZE << k) // 1024}kB": int(G[T_BASE + T_SWPIN_FOLIOS + k])
-              for k in range(MAX_ORDER) if G[T_BASE + T_SWPIN_FOLIOS + k]}
+    trace_ns = int(m.trace_ns)
+    swapin_pages = m.counters()["replay_stats"]["swapin_pages"]
+    folios = {f"{(PAGE_SIZE << k) // 1024}kB": int(t["swpin_folios"][k])
+              for k in range(MAX_ORDER) if t["swpin_folios"][k]}
     return {
-        "total_ns": trace_ns + _ns(t[T_KERNEL] + tlb_ps),
+        "total_ns": trace_ns + _ns(t["kernel_ps"] + tlb_ps),
         "trace_ns": trace_ns,
-        "kernel_ns": _ns(t[T_KERNEL]),
+        "kernel_ns": _ns(t["kernel_ps"]),
         "tlb_ns": _ns(tlb_ps),
-        "fault_ns": _ns(t[T_FAULT]),
-        "swapin_ns": _ns(t[T_SWAPIN]),
-        "compress_ns": _ns(t[T_COMPRESS]),
-        "decompress_ns": _ns(t[T_DECOMPRESS]),
-        "io_ns": _ns(t[T_IO]),
-        "reclaim_ns": _ns(t[T_RECLAIM]),
-        "swapin_ns_per_page": _ns(t[T_SWAPIN]) / swapin_pages if swapin_pages else 0.0,
+        "fault_ns": _ns(t["fault_ps"]),
+        "swapin_ns": _ns(t["swapin_ps"]),
+        "compress_ns": _ns(t["compress_ps"]),
+        "decompress_ns": _ns(t["decompress_ps"]),
+        "io_ns": _ns(t["io_ps"]),
+        "reclaim_ns": _ns(t["reclaim_ps"]),
+        "swapin_ns_per_page": _ns(t["swapin_ps"]) / swapin_pages if swapin_pages else 0.0,
         "swapin_folios": folios,
         "time_source": "ordinal" if setup.ordinal else "recorded",
         "ns_per_access": setup.ns_per_access if setup.ordinal else None,
@@ -487,15 +464,14 @@ def time_of(st: ModelState, setup: CostSetup, tlb_view) -> dict:
     }
 
 
-def tlb_of(setup: CostSetup, tlb_view, shadow_view) -> dict:
+def tlb_of(setup: CostSetup, main: dict | None, base: dict | None) -> dict:
     """The ``tlb`` section: misses per 1000 accesses per level, and what the folio sizes
-    saved against the same TLB with 4 KiB entries only (``shadow_view``: the policy's own
-    exact 4K-only copy, or the one shared by all policies of the run)."""
-    if setup.tlb is None:
+    saved against the same TLB with 4 KiB entries only (``base``: the policy's own exact
+    4K-only copy, or the one shared by all policies of the run)."""
+    if setup.tlb is None or main is None:
         return {"config": None}
     cfg = setup.tlb
     out: dict = {"config": cfg.to_dict()}
-    main = tlb_summary(tlb_view)
 
     def levels(c: dict) -> dict:
         acc = max(1, c["accesses"])
@@ -503,71 +479,72 @@ def tlb_of(setup: CostSetup, tlb_view, shadow_view) -> dict:
                 "l2": 1000.0 * c["walks"] / acc}
 
     ghz = setup.cost_model.param("cpu_ghz")
+    main = summary_of(main, base)
     out.update({k: main[k] for k in ("accesses", "l1_hits", "l2_hits", "walks", "cycles",
                                      "flush_ranges", "flush_all", "invalidated")})
     out["misses_per_1000"] = levels(main)
     out["ns"] = main["cycles"] / ghz
-    if shadow_view is not None:
-        base = tlb_summary(shadow_view)
+    if base is not None:
         out["shadow_4k"] = {"mode": setup.shadow, "accesses": base["accesses"],
                             "walks": base["walks"], "l2_hits": base["l2_hits"],
                             "cycles": base["cycles"], "misses_per_1000": levels(base)}
-        out["walks_saved"] = base["walks"] - main["walks"]
-        out["cycles_saved"] = base["cycles"] - main["cycles"]
+        out["walks_saved"] = main["walks_saved"]
+        out["cycles_saved"] = main["cycles_saved"]
         out["ns_saved"] = out["cycles_saved"] / ghz
     return out
 
 
-def compression_of(st: ModelState, costs: PageCosts, codec: str) -> dict:
+def compression_of(m: ModelState, costs: PageCosts, codec: str) -> dict:
     """Bytes and codec time to compress every touched page once, per 4 KiB page and (with
     a larger unit) per unit: the multi-page compression comparison, independent of policy."""
-    v = StateView(st)
-    touched = np.flatnonzero(v.pstate != 0)
+    records = np.frombuffer(m.arrays()["pages"], PAGE_DTYPE)[:len(m.page_ids)]
+    touched = np.flatnonzero(records["pstate"] != 0)      # record indices, dense order
 
     def stored(b):
         return int(((np.asarray(b, np.int64) + 15) // 16 * 16).sum())
 
     npg = max(1, len(touched))
-    comp1 = np.minimum(v.comp1[touched], PAGE_SIZE)
+    info = m.info
+    comp1 = np.minimum(info["comp"][touched], PAGE_SIZE)
     out = {"codec": codec, "unit_kb": costs.unit_pages * PAGE_SIZE // 1024,
            "pages": len(touched),
            "per_page": {"stored_bytes": stored(comp1),
-                        "compress_ns_per_page": float(v.c_ns[touched].sum()) / npg,
-                        "decompress_ns_per_page": float(v.d_ns[touched].sum()) / npg}}
+                        "compress_ns_per_page": float(info["c_ns"][touched].sum()) / npg,
+                        "decompress_ns_per_page": float(info["d_ns"][touched].sum()) / npg}}
     if costs.unit_pages > 1:
         u = costs.unit_pages
-        units = np.unique(touched // u)
+        units = np.unique(touched // u)           # units are whole and aligned in records
         first = units * u
         out["per_unit"] = {"units": len(units),
                            "stored_bytes": stored(costs.unit_bytes[units]),
-                           "compress_ns_per_page": float(v.uc_ns[first].sum()) / (len(units) * u)
-                           if len(units) else 0.0,
-                           "decompress_ns_per_page": float(v.ud_ns[first].sum())
+                           "compress_ns_per_page": float(info["unit_c_ns"][first].sum())
+                           / (len(units) * u) if len(units) else 0.0,
+                           "decompress_ns_per_page": float(info["unit_d_ns"][first].sum())
                            / (len(units) * u) if len(units) else 0.0}
     return out
 
 
-def result_of(st: ModelState, policy: Policy, cfg: ModelConfig, engine_s: float,
+def result_of(m: ModelState, policy: Policy, cfg: ModelConfig, engine_s: float,
               total_s: float, contents: PageContents) -> dict:
-    v = StateView(st)
-    counters = {name: int(v.C[i]) for i, name in enumerate(COUNTER_NAMES)}
+    c = m.counters()
+    counters = {name: int(c["vm_events"][name]) for name in COUNTER_NAMES}
     per_size = {}
     enabled = {(kb * 1024 // PAGE_SIZE).bit_length() - 1 for kb in cfg.mthp_sizes_kb}
     for order in range(1, MAX_ORDER):
-        row = v.PS[order, :len(PER_SIZE_NAMES)]
-        if order in enabled or row.any():
+        row = c["mthp_stats"][order]
+        if order in enabled or any(row):
             per_size[f"{(PAGE_SIZE << order) // 1024}kB"] = {
                 name: int(row[i]) for i, name in enumerate(PER_SIZE_NAMES)}
-    derived = {name: int(v.D[i]) for i, name in enumerate(DERIVED_NAMES)}
+    derived = {name: int(c["replay_stats"][name]) for name in DERIVED_NAMES}
     swapped_in = derived["swapin_pages"]
     derived["swapin_amplification"] = (swapped_in / derived["swapin_pages_used"]
                                        if derived["swapin_pages_used"] else 0.0)
-    derived["peak_resident_bytes"] = int(st.G[S_PEAK_RESIDENT]) * PAGE_SIZE
-    derived["peak_pool_bytes"] = int(st.G[S_PEAK_POOL_BYTES])
-    derived["final_resident_bytes"] = int(st.G[S_RESIDENT]) * PAGE_SIZE
-    derived["final_pool_bytes"] = int(st.G[S_POOL_BYTES])
-    derived["accesses"] = int(st.G[S_ACCESS_INDEX])     # replayed: fewer after an OOM kill
-    derived["oom_killed"] = bool(cfg.oom == "kill" and st.G[S_OOM])
+    derived["peak_resident_bytes"] = int(m.peak_resident) * PAGE_SIZE
+    derived["peak_pool_bytes"] = int(m.peak_pool_bytes)
+    derived["final_resident_bytes"] = int(m.resident) * PAGE_SIZE
+    derived["final_pool_bytes"] = int(m.pool_bytes)
+    derived["accesses"] = int(m.accesses)          # replayed: fewer after an OOM kill
+    derived["oom_killed"] = bool(cfg.oom == "kill" and m.oom)
     return {
         "policy": policy.name,
         "config": {**cfg.to_dict(), "policy_origin": policy.origin,
@@ -577,14 +554,6 @@ def result_of(st: ModelState, policy: Policy, cfg: ModelConfig, engine_s: float,
         "derived": derived,
         "run": {"engine_seconds": engine_s, "total_seconds": total_s},
     }
-
-
-def _tlb_config(tlb) -> TLBConfig | None:
-    if tlb is None or isinstance(tlb, TLBConfig):
-        return None if tlb is None or tlb.arch == "none" else tlb.validate()
-    if str(tlb).lower() in ("none", "off"):
-        return None
-    return TLBConfig.preset(str(tlb).lower())
 
 
 def simulate(trace: Trace | str, config: ModelConfig, policies=("order0-fallback",), *,
@@ -603,10 +572,13 @@ def simulate(trace: Trace | str, config: ModelConfig, policies=("order0-fallback
     (x86, arm64, zen4, neoverse-n2, ...) or None; ``tlb_shadow``: the 4K-only baseline
     for the cycles saved, "exact" (one per policy, flushed with the model), "shared" (one
     for all policies, flushed only where the trace itself unmaps: cheaper, but it misses
-    the flushes of reclaim and of copy-on-write from the zero page) or "off". Timeline windows: ``timeline_accesses`` accesses or
-    ``timeline_ns`` of simulated time (default: about 500 windows of accesses).
-    ``threads``: policies replayed side by side (default: one per CPU); ``engine_seconds``
-    is each policy's own time in the loop either way (wall time of its thread).
+    the flushes of reclaim and of copy-on-write from the zero page) or "off". Timeline
+    windows: ``timeline_accesses`` accesses or ``timeline_ns`` of simulated time (default:
+    about 500 windows of accesses). ``threads``: policies replayed side by side (default:
+    one per CPU); ``engine_seconds`` is each policy's own time in the loop either way.
+    ``contents``: page sizes to use instead of the codec's (tests). ``return_states``:
+    also return each policy's final model (``ModelState``; replay.model.state.StateView
+    reads it).
     """
     with contextlib.ExitStack() as cleanup:
         return _simulate(trace, config, policies, cleanup, chunk_rows=chunk_rows,
@@ -646,20 +618,20 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
     if ordinal_ns_per_access < 0:
         raise SettingsError("ordinal ns per access must not be negative")
     tlb_cfg = _tlb_config(tlb)
+    unit_pages = compression_unit_kb * 1024 // PAGE_SIZE
+    space = page_space(trace, reach_order(config, unit_pages))
     if contents is None:
-        contents = page_contents(trace, config)
-    layout = page_layout(trace, config.hugepage_default)
+        contents = page_contents(trace, config, space.ids)
+    else:
+        contents = contents.for_pages(space.ids)
+    layout = page_layout(trace, config.hugepage_default, space.ids)
     setup = CostSetup(
-        costs=page_costs(trace, config, contents, cm, compression_unit_kb * 1024 // PAGE_SIZE),
+        costs=page_costs(trace, config, contents, cm, unit_pages),
         params_ps=cost_params_ps(cm, device, tlb_cfg.l2_hit_cycles if tlb_cfg else 0,
                                  tlb_cfg.walk_cycles if tlb_cfg else 0),
         tlb=tlb_cfg, shadow=_shadow_mode(tlb_shadow, tlb_cfg), cost_model=cm, device=device,
         ordinal=trace.meta.time_source == "ordinal", ns_per_access=int(ordinal_ns_per_access))
-    installed = [_install(_build_state(trace, config, contents, layout), setup) for _ in pols]
-    states = [x[0] for x in installed]
-    for st, pol in zip(states, pols):
-        st.G[P_BASE + P_VIEW] = VIEW_LEVELS[pol.view]
-    views = [np.zeros(VIEW_SIZE, np.int64) for _ in pols]
+    models = [build_model(space, config, pol, contents, layout, setup) for pol in pols]
     if not timeline:
         mode, window = MODE_OFF, 1
     elif timeline_ns is not None:
@@ -667,9 +639,9 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
     else:
         mode, window = MODE_ACCESSES, int(timeline_accesses or default_window(
             trace.num_accesses))
-    timelines = [Timeline(st.G, mode, window) for st in states]
+    timelines = [Timeline(m, mode, window) for m in models]
     engine_s = [0.0] * len(pols)
-    shared = make_tlb_state(tlb_cfg.shadow()) if setup.shadow == "shared" else None
+    shared = _mm.TLB(*c_args(tlb_cfg.shadow())) if setup.shadow == "shared" else None
     shadow_s = 0.0
     done = 0
     t_first = None
@@ -678,30 +650,27 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
     if pool:
         cleanup.callback(pool.shutdown)
     for chunk in trace.iter_chunks(chunk_rows):
-        pages = trace.dense_ids(chunk)
-        ops = chunk.op
+        pages = np.ascontiguousarray(trace.dense_ids(chunk), np.int64)
+        ops = np.ascontiguousarray(chunk.op, np.uint8)
         if setup.ordinal:
             tns = (np.arange(len(chunk), dtype=np.int64) + done) * setup.ns_per_access
         else:
             if t_first is None and len(chunk):
                 t_first = int(chunk.time_ns[0])
             tns = np.asarray(chunk.time_ns, np.int64) - (t_first or 0)
+
         def replay_policy(k, pages=pages, ops=ops, tns=tns):
-            # an empty call first: numba's compile (first run) or cache load happens here,
-            # outside engine_seconds (it consumes nothing and changes nothing)
-            replay_chunk(states[k], pages[:0], ops[:0], tns[:0], pols[k].decide, views[k],
-                         timelines[k].buffer)
+            m, tl = models[k], timelines[k]
             t = time.perf_counter()
             pos = 0
             while True:
-                pos += replay_chunk(states[k], pages[pos:], ops[pos:], tns[pos:],
-                                    pols[k].decide, views[k], timelines[k].buffer)
-                timelines[k].drain(states[k].G)
+                pos += m.replay(pages[pos:], ops[pos:], tns[pos:], tl.buffer)
+                tl.drain(m)
                 if pos >= len(pages):
                     break
             return time.perf_counter() - t
 
-        # policies have their own state: they replay the chunk side by side (the compiled
+        # policies have their own state: they replay the chunk side by side (the replay
         # loop releases the GIL)
         seconds = pool.map(replay_policy, range(len(pols))) if pool else map(
             replay_policy, range(len(pols)))
@@ -709,42 +678,39 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
             engine_s[k] += sec
         if shared is not None:
             t = time.perf_counter()
-            shadow_chunk(shared, pages, ops)
+            shared.replay_shared(pages, ops)
             shadow_s += time.perf_counter() - t
         done += len(chunk)
         if progress is not None:
             progress(done)
-        if config.oom == "kill" and all(st.G[S_OOM] for st in states):
+        if config.oom == "kill" and all(m.oom for m in models):
             break                     # every policy's workload was OOM-killed
     total = time.perf_counter() - t0
     results = []
+    shared_counters = counters_of(shared.counters(), shared.cycles()) if shared else None
     for k, pol in enumerate(pols):
-        st, tlb_view, shadow_view = installed[k][0], installed[k][1], installed[k][2]
-        if shared is not None:
-            shadow_view = shared
+        m = models[k]
         if check:
-            problems = check_invariants(st)
+            problems = check_invariants(m)
             if problems:
                 raise AssertionError(f"model invariant broken under {pol.name}: "
                                      + "; ".join(problems[:5]))
         if mode != MODE_OFF:
-            timelines[k].finish(st, tlb_view is not None,
-                                tlb_view if tlb_view is not None else st.G,
-                                int(st.G[S_ACCESS_INDEX]),
-                                int(st.G[T_BASE + T_TRACE_NS]))
+            timelines[k].finish(m)
         # each policy's engine time carries its share of the shared 4K-only shadow
-        r = result_of(st, pol, config, engine_s[k] + shadow_s / len(pols), total, contents)
+        r = result_of(m, pol, config, engine_s[k] + shadow_s / len(pols), total, contents)
         r["config"].update({"compression_unit_kb": compression_unit_kb,
                             "cost_model": cm.source, "device_costs": device,
                             "tlb": tlb_cfg.name if tlb_cfg else "none"})
-        r["time"] = time_of(st, setup, tlb_view)
-        r["tlb"] = tlb_of(setup, tlb_view, shadow_view)
-        r["compression"] = compression_of(st, setup.costs, config.compressor)
+        r["time"] = time_of(m, setup)
+        base = shared_counters if shared is not None else tlb_figures(m, shadow=True)
+        r["tlb"] = tlb_of(setup, tlb_figures(m), base)
+        r["compression"] = compression_of(m, setup.costs, config.compressor)
         if mode != MODE_OFF:
             r["timeline"] = timelines[k].to_dict()
         results.append(r)
     if return_states:
-        return results, states
+        return results, models
     return results
 
 

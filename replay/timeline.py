@@ -1,6 +1,6 @@
 """The timeline of a replay: the model's state sampled at fixed windows.
 
-The compiled loop (replay.engine.replay_chunk) writes one row of cumulative
+The replay loop (replay/mm/replay.c) writes one row of cumulative
 counters (and the pool and resident sizes at that moment) at the end of every
 window into a small preallocated buffer; ``Timeline`` collects the rows across
 chunks and turns them into per-window figures. Windows are either N accesses or
@@ -14,122 +14,65 @@ and the window size doubles.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from replay.model.costs_account import (
-    CP_TLB_L2,
-    CP_TLB_WALK,
-    T_CP,
-    T_KERNEL,
-    T_SWAPIN,
-    T_SWPIN_FOLIOS,
-    T_TL_MODE,
-    T_TL_NEXT,
-    T_TL_ROWS,
-    T_TL_WINDOW,
-)
-from replay.model.state import (
-    C_BASE,
-    C_PGFAULT,
-    C_PGMAJFAULT,
-    MAX_ORDER,
-    S_POOL_BYTES,
-    S_RESIDENT,
-    T_BASE,
-)
-from replay.tlb import H_L2_HITS, H_WALKS
+from replay import _mm
+from replay.model.state import MAX_ORDER
 from replay.trace import PAGE_SIZE
 
 MODE_OFF, MODE_ACCESSES, MODE_TIME = 0, 1, 2
+# columns of a row (enum in replay/mm/replay.h)
 (TL_ACCESSES, TL_TRACE_NS, TL_KERNEL_PS, TL_TLB_PS, TL_TLB_WALKS, TL_PGFAULT, TL_PGMAJFAULT,
  TL_SWAPIN_PS, TL_POOL_BYTES, TL_RESIDENT_PAGES) = range(10)
 TL_SWPIN = 10                       # 10..19: folios swapped in, per order
 NR_TL = TL_SWPIN + MAX_ORDER
-BUFFER_ROWS = 256                   # rows per compiled call before Python drains them
+assert NR_TL == _mm.NR_TL
+BUFFER_ROWS = 256                   # rows per replay call before Python drains them
 DEFAULT_WINDOWS = 500               # windows of a trace when none is given
 MAX_ROWS = 4096
-
-
-@njit(cache=True, inline="always")
-def tlb_time_ps(G, tlb_on, tlb):
-    """Time spent on L2 TLB hits and page walks so far (ps)."""
-    if not tlb_on:
-        return np.int64(0)
-    return (tlb[H_L2_HITS] * G[T_BASE + T_CP + CP_TLB_L2]
-            + tlb[H_WALKS] * G[T_BASE + T_CP + CP_TLB_WALK])
-
-
-@njit(cache=True, inline="always")
-def clock_ps(G, trace_ns, tlb_on, tlb):
-    """Simulated time (ps): the trace's own time, modelled kernel work, TLB misses."""
-    return trace_ns * 1000 + G[T_BASE + T_KERNEL] + tlb_time_ps(G, tlb_on, tlb)
-
-
-@njit(cache=True)
-def write_row(st, tl, row, done, trace_ns, tlb_on, tlb):
-    """Row ``row`` of the buffer: the state after ``done`` accesses."""
-    G = st.G
-    r = tl[row]
-    r[TL_ACCESSES] = done
-    r[TL_TRACE_NS] = trace_ns
-    r[TL_KERNEL_PS] = G[T_BASE + T_KERNEL]
-    r[TL_TLB_PS] = tlb_time_ps(G, tlb_on, tlb)
-    r[TL_TLB_WALKS] = tlb[H_WALKS] if tlb_on else 0
-    r[TL_PGFAULT] = G[C_BASE + C_PGFAULT]
-    r[TL_PGMAJFAULT] = G[C_BASE + C_PGMAJFAULT]
-    r[TL_SWAPIN_PS] = G[T_BASE + T_SWAPIN]
-    r[TL_POOL_BYTES] = G[S_POOL_BYTES]
-    r[TL_RESIDENT_PAGES] = G[S_RESIDENT]
-    for k in range(MAX_ORDER):
-        r[TL_SWPIN + k] = G[T_BASE + T_SWPIN_FOLIOS + k]
-
-
-@njit(cache=True, inline="always")
-def next_boundary(now, window):
-    return (now // window + 1) * window
 
 
 class Timeline:
     """Rows of one policy's replay, collected from the compiled loop's buffer."""
 
-    def __init__(self, G: np.ndarray, mode: int, window: int, max_rows: int = MAX_ROWS):
+    def __init__(self, model, mode: int, window: int, max_rows: int = MAX_ROWS):
         self.mode = mode
         self.window = int(window)
         self.max_rows = max_rows
         self.rows: list[np.ndarray] = []
         self.nrows = 0
         self.buffer = np.zeros((BUFFER_ROWS, NR_TL), np.int64)
-        G[T_BASE + T_TL_MODE] = mode
-        G[T_BASE + T_TL_WINDOW] = self.window
-        G[T_BASE + T_TL_NEXT] = self.window
-        G[T_BASE + T_TL_ROWS] = 0
+        model.tl_mode = mode
+        model.tl_window = self.window
+        model.tl_next = self.window
+        model.tl_rows = 0
 
-    def drain(self, G: np.ndarray) -> None:
-        """Take the rows the compiled loop wrote; coarsen when there are too many."""
-        n = int(G[T_BASE + T_TL_ROWS])
+    def drain(self, model) -> None:
+        """Take the rows the replay loop wrote; coarsen when there are too many."""
+        n = int(model.tl_rows)
         if n:
             self.rows.append(self.buffer[:n].copy())
             self.nrows += n
-            G[T_BASE + T_TL_ROWS] = 0
+            model.tl_rows = 0
         while self.nrows > self.max_rows:
             allrows = np.concatenate(self.rows)
             keep = allrows[1::2]
             self.rows = [keep]
             self.nrows = len(keep)
             self.window *= 2
-            G[T_BASE + T_TL_WINDOW] = self.window
+            model.tl_window = self.window
             last = keep[-1]
             now = last[TL_ACCESSES] if self.mode == MODE_ACCESSES else (
                 last[TL_TRACE_NS] * 1000 + last[TL_KERNEL_PS] + last[TL_TLB_PS])
-            G[T_BASE + T_TL_NEXT] = (int(now) // self.window + 1) * self.window
+            model.tl_next = (int(now) // self.window + 1) * self.window
 
-    def finish(self, st, tlb_on: bool, tlb: np.ndarray, done: int, trace_ns: int) -> None:
+    def finish(self, model) -> None:
         """A last row for the accesses after the last full window."""
-        self.drain(st.G)
+        self.drain(model)
+        done, trace_ns = int(model.accesses), int(model.trace_ns)
         last_done = int(self.rows[-1][-1][TL_ACCESSES]) if self.nrows else 0
         if done > last_done:
             buf = np.zeros((1, NR_TL), np.int64)
-            write_row(st, buf, 0, done, trace_ns, tlb_on, tlb)
+            model.timeline_row(buf[0], done, trace_ns)
             self.rows.append(buf)
             self.nrows += 1
 

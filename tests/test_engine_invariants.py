@@ -63,9 +63,8 @@ def _zswap_lru(v: StateView) -> list[int]:
     return out
 
 
-def state_problems(st, touched: np.ndarray, frees: bool) -> list[str]:
+def state_problems(v: StateView, touched: np.ndarray, frees: bool) -> list[str]:
     """Everything wrong with one final state (empty when it is consistent)."""
-    v = StateView(st)
     bad: list[str] = []
     ps, head, slot, order = v.pstate, v.head, v.slot, v.forder
     pages = np.arange(v.n)
@@ -186,7 +185,7 @@ def test_every_policy_leaves_a_consistent_state(request, trace_fixture, config):
         d = r["derived"]
         touched = touched_pages(path, d["accesses"])
         assert check_invariants(st) == [], r["policy"]
-        assert state_problems(st, touched, frees) == [], r["policy"]
+        assert state_problems(StateView(st), touched, frees) == [], r["policy"]
         assert d["accesses"] == n or d["oom_killed"]
         if not r["counters"]["oom_kill"]:
             assert d["peak_resident_bytes"] <= cfg.memory_limit_bytes, r["policy"]
@@ -211,24 +210,24 @@ def test_the_checker_catches_a_broken_state(zipf_trace):
     """Corrupting one record is reported (the checker is not vacuous)."""
     cfg = ModelConfig(memory_limit_bytes=4 << 20, oom="continue")
     _, states = simulate(zipf_trace, cfg, ["order0-fallback"], return_states=True)
-    st = states[0]
+    v = StateView(states[0])
     touched = touched_pages(zipf_trace)
-    assert state_problems(st, touched, False) == []
-    v = StateView(st)
+    assert state_problems(v, touched, False) == []
     p = int(np.flatnonzero(v.pstate == P_ZSWAP)[0])
     v.pstate[p] = P_DEVICE              # claims the device while its zswap entry lives on
-    assert any("zswap" in s for s in state_problems(st, touched, False))
+    assert any("zswap" in s for s in state_problems(v, touched, False))
     v.pstate[p] = P_ZSWAP
     q = int(np.flatnonzero(v.slot >= 0)[0])
     v.slot_owner[v.slot[q]] = -1        # a slot freed behind its page's back
-    assert state_problems(st, touched, False)
+    assert state_problems(v, touched, False)
 
 
 def assert_same_replay(a, b, what) -> None:
     assert without_run(a[0]) == without_run(b[0]), what
     for x, y in zip(a[1], b[1]):
-        for field in x._fields:
-            assert np.array_equal(getattr(x, field), getattr(y, field)), (what, field)
+        ax, ay = x.arrays(), y.arrays()
+        for field in ax:
+            assert ax[field] == ay[field], (what, field)
 
 
 @pytest.mark.parametrize("config", ["default", "tight-pool-writeback", "pool-no-writeback",

@@ -14,8 +14,6 @@ import pytest
 from replay.cli import main as cli_main
 from replay.engine import simulate
 from replay.model.config import ModelConfig
-from replay.model.state import P_BASE, P_SHRINKER, S_POOL_BYTES, S_ZS_COUNT, S_ZS_DISK_SWAPINS
-from replay.model.zswap import zswap_shrinker_count
 
 PAGES = 1024
 
@@ -68,17 +66,17 @@ def test_nor_with_zswap_writeback_off(fill):
 def test_the_count_holds_back_disk_swapins_and_scales_by_compression(fill):
     _, states = simulate(fill.path, config(zswap_shrinker=True), ["order0-fallback"],
                          contents=fill.contents, return_states=True)
-    G = states[0].G
-    stored, backing = int(G[S_ZS_COUNT]), int(G[S_POOL_BYTES]) >> 12
+    m = states[0]
+    stored, backing = m.zswap_nr_stored, m.pool_bytes >> 12
     assert stored > 0
-    G[S_ZS_DISK_SWAPINS] = 10
-    assert zswap_shrinker_count(states[0]) == (stored - 10) * backing // stored
-    assert G[S_ZS_DISK_SWAPINS] == 0                       # consumed
-    G[S_ZS_DISK_SWAPINS] = stored + 5
-    assert zswap_shrinker_count(states[0]) == 0
-    assert G[S_ZS_DISK_SWAPINS] == 5                       # the rest carries over
-    G[P_BASE + P_SHRINKER] = 0
-    assert zswap_shrinker_count(states[0]) == 0
+    m.zswap_nr_disk_swapins = 10
+    assert m.zswap_shrinker_count() == (stored - 10) * backing // stored
+    assert m.zswap_nr_disk_swapins == 0                    # consumed
+    m.zswap_nr_disk_swapins = stored + 5
+    assert m.zswap_shrinker_count() == 0
+    assert m.zswap_nr_disk_swapins == 5                    # the rest carries over
+    m.zswap_shrinker = False
+    assert m.zswap_shrinker_count() == 0
 
 
 def test_replay_run_takes_the_option(fill, tmp_path):

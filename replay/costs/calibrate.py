@@ -92,7 +92,7 @@ def corpus(samples_per_class: int = 6, trace: Trace | None = None,
         if cls not in CONTENT_CLASSES:
             continue
         for units in UNIT_SIZES:
-            for k in range(samples_per_class):
+            for _ in range(samples_per_class):
                 first = int(rng.integers(0, 1 << 16)) * units
                 out.append(Sample(cls, units, b"".join(class_page(cls, first + i)
                                                        for i in range(units))))

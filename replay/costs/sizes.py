@@ -106,9 +106,12 @@ class PageSizes:
         return out
 
 
-def _resolve_contents(trace: Trace) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
-    """Per dense page: content class code, and index into the returned data list (-1: none)."""
-    n = trace.num_dense_pages
+def _resolve_contents(trace: Trace, pages: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """Per page (``pages``, sorted dense ids; default every dense page): content class
+    code, and index into the returned data list (-1: none)."""
+    want = pages
+    n = trace.num_dense_pages if want is None else len(want)
     cls = np.zeros(n, np.int8)                       # 0 = "unknown"
     data_idx = np.full(n, -1, np.int32)
     table = trace.contents()
@@ -161,6 +164,10 @@ def _resolve_contents(trace: Trace) -> tuple[np.ndarray, np.ndarray, list[bytes]
     rev = pages[::-1]
     uniq, first_rev = np.unique(rev, return_index=True)
     winner = np.repeat(piece, length)[::-1][first_rev]
+    if want is not None:        # only the pages asked for
+        at = np.minimum(np.searchsorted(want, uniq), max(0, n - 1))
+        hit = want[at] == uniq if n else np.zeros(len(uniq), bool)
+        uniq, winner = at[hit], winner[hit]
     cls[uniq] = code[p_row[winner]]
     data_idx[uniq] = p_data[winner]
     return cls, data_idx, data_list
@@ -189,16 +196,18 @@ def _measure(codec: Codec, ident: bytes, make) -> tuple[int, bool, bool]:
 
 
 def page_compressed_sizes(trace: Trace, codec: str = "lz4", level: int | None = None,
-                          unit_pages: int = 1) -> PageSizes:
-    """Stored size of every dense page of ``trace`` under ``codec`` (see the module docstring)."""
+                          unit_pages: int = 1, pages: np.ndarray | None = None) -> PageSizes:
+    """Stored size of every dense page of ``trace`` under ``codec`` (see the module
+    docstring), or of the pages ``pages`` (sorted dense ids, in whole aligned units)."""
     if unit_pages not in UNIT_PAGES:
         raise SettingsError(f"compression unit of {unit_pages} pages is not one of "
                             f"{', '.join(map(str, UNIT_PAGES))}")
     cdc = get_codec(codec, level)
-    n = trace.num_dense_pages
-    cls, data_idx, data_list = _resolve_contents(trace)
+    cls, data_idx, data_list = _resolve_contents(trace, pages)
     blocks = trace.block_table()
-    dense = np.arange(n, dtype=np.int64)
+    dense = np.arange(trace.num_dense_pages, dtype=np.int64) if pages is None else \
+        np.asarray(pages, np.int64)
+    n = len(dense)
     bkey = blocks[dense >> BLOCK_SHIFT] if n else np.zeros(0, np.int64)
     vpn = ((bkey & ((1 << 43) - 1)) << BLOCK_SHIFT) | (dense & (BLOCK_PAGES - 1))
     sample = (vpn + _ASID_MIX * (bkey >> 43)) % SAMPLE_PAGES

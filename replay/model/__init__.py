@@ -1,10 +1,8 @@
-"""The model of Linux v6.18's anonymous-memory path (mm/memory.c, mm/vmscan.c,
-mm/swapfile.c, mm/swap_state.c, mm/zswap.c, mm/workingset.c), one module per area.
+"""The model of Linux v6.18's anonymous-memory path.
 
-State lives in flat numpy arrays so that the compiled replay loop (replay.engine)
-can run over it; function names are the kernel's.
+The model itself is C (replay/mm/, one file per kernel file: memory.c, vmscan.c,
+swapfile.c, swap_state.c, page_io.c, zswap.c, memcontrol.c, workingset.c),
+compiled into ``replay._mm`` when the package is installed. This package holds
+its Python face: the settings (config), the names of its counters and page
+states (state), and the invariant check (invariants).
 """
-
-from replay._compiled import drop_stale_caches
-
-drop_stale_caches()    # before any compiled model function is loaded from numba's cache

@@ -8,6 +8,18 @@ from dataclasses import dataclass, field
 from replay.errors import SettingsError
 
 BACKENDS = ("zswap", "zram", "disk")
+# What each backend is to the kernel: zswap in front of the swap device or not, and the
+# device's swap_info_struct capabilities (replay/mm/mm.h enum swp_flags). The model tests
+# these, never the backend's name.
+SWAP_BACKENDS = {
+    # zswap over a block device (a partition, or a loop device on a swapfile)
+    "zswap": {"zswap": True, "device": ("blkdev",)},
+    # zram: synchronous I/O (the swap cache is bypassed), and it compresses what it stores
+    "zram": {"zswap": False, "device": ("blkdev", "synchronous_io", "compressed")},
+    # a plain block device, no zswap
+    "disk": {"zswap": False, "device": ("blkdev",)},
+}
+BACKEND_VIEW_CODE = {"zswap": 0, "zram": 1, "disk": 2}   # the policy view's V_BACKEND
 RECLAIM_MODES = ("linux", "exact-lru")
 MEMCG_VERSIONS = ("v1", "v2")
 FIRST_READ = ("zero-page", "allocate")
@@ -88,6 +100,18 @@ class ModelConfig:
         if self.zswap_max_pool_bytes is not None:
             return self.zswap_max_pool_bytes
         return self.ram_bytes * self.zswap_max_pool_percent // 100
+
+    @property
+    def zswap_enabled(self) -> bool:
+        """zswap sits in front of the swap device (/sys/module/zswap/parameters/enabled)."""
+        return SWAP_BACKENDS[self.backend]["zswap"]
+
+    @property
+    def swap_device(self) -> tuple[str, ...]:
+        """The swap device's capabilities: blkdev, synchronous_io, compressed, and
+        solidstate unless it is rotational."""
+        caps = SWAP_BACKENDS[self.backend]["device"]
+        return caps if self.rotational else (*caps, "solidstate")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -1,6 +1,7 @@
 """Swap-in policies: a registry by name, plus third parties through the
 ``folio_replay.policies`` entry-point group (each entry point names a module
-with NAME, SUMMARY and a ``decide`` compiled with ``replay.policies.base.policy``).
+with NAME, SUMMARY and a ``decide`` compiled with ``replay.policies.base.policy``;
+the built-in ones are C functions of the model, replay/mm/policies.c).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ ENTRY_POINT_GROUP = "folio_replay.policies"
 class Policy:
     name: str
     summary: str
-    decide: object      # numba dispatcher with POLICY_SIGNATURE
+    decide: object      # a replay.policies.base.PolicyFunction (its C function's address)
     origin: str         # "builtin" or the distribution that registered it
     view: str = "all"   # how much of the view it reads (replay.policies.base.VIEW_LEVELS)
 

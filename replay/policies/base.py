@@ -1,13 +1,17 @@
-"""The swap-in policy interface: one compiled function per policy.
+"""The swap-in policy interface: one function per policy.
 
 At a major swap fault the model computes what the kernel knows there and hands
 it to the policy as an int64 array (the *view*); the policy returns the folio
 order to swap in (0: the order-0 path: readahead on a block device, a single
-page on zram). The function runs inside the compiled replay loop, so it must be
-a numba ``@njit`` function with the signature ``POLICY_SIGNATURE``; it reads the
-view and changes nothing. The model then carries the decision out: charges the
-folio (``--charge-guard`` may refuse it first), re-checks the range after the
-charge as the kernel must after swapcache_prepare(), and loads it.
+page on zram). It reads the view and changes nothing. The model then carries
+the decision out: charges the folio (``--charge-guard`` may refuse it first),
+re-checks the range after the charge as the kernel must after
+swapcache_prepare(), and loads it.
+
+The built-in policies are C functions of the model (replay/mm/policies.c). A
+third-party policy is a few lines of Python decorated with ``policy``: numba
+compiles it (once, cached) into a C function the model calls at each fault, so
+numba is needed for plug-ins only (``pip install 'folio-replay[plugins]'``).
 
 View slots (all int64):
 
@@ -37,12 +41,16 @@ view is a good part of a fault's cost in the model):
   PTEs' young bits at every major fault is the costly part;
 - ``"none"``: the policy always returns 0 (order 0), so the model neither fills
   the view nor calls it.
+
+``policy``, ``highest_order`` and ``range_is_uniform`` (for plug-ins) are
+imported from here; they load numba when first used (replay.policies.jit).
 """
 
 from __future__ import annotations
 
-from numba import cfunc, njit, types
-from numba.experimental.function_type import WrapperAddressProtocol
+import numpy as np
+
+from replay import _mm
 
 V_CANDIDATES = 0
 V_BACKEND = 1
@@ -56,59 +64,41 @@ V_HUGEPAGE = 8
 V_ZSWAP = 16
 V_DEVICE = 32
 V_ZEROMAP = 48
-VIEW_SIZE = 64
+VIEW_SIZE = _mm.VIEW_SIZE
 
 BACKEND_ZSWAP, BACKEND_ZRAM, BACKEND_DISK = 0, 1, 2
 
-# how much of the view a policy reads (its module's VIEW; the model's P_VIEW parameter)
+# how much of the view a policy reads (its module's VIEW; enum policy_view in the model)
 VIEW_LEVELS = {"none": 0, "ranges": 1, "all": 2}
 
-POLICY_SIGNATURE = types.int64(types.int64[:])
-POLICY_TYPE = types.FunctionType(POLICY_SIGNATURE)
 
+class PolicyFunction:
+    """A compiled policy: the address of its C function ``int64_t fn(const int64_t *view)``
+    (what the model calls), and a call from Python for tests and tools."""
 
-class PolicyFunction(WrapperAddressProtocol):
-    """A compiled policy as a first-class function: the replay loop is compiled once for
-    every policy (numba types it by its signature, not by its identity)."""
-
-    def __init__(self, compiled, name: str) -> None:
-        self._compiled = compiled
+    def __init__(self, address: int, name: str, keep=None) -> None:
+        self.address = int(address)
         self.__name__ = name
+        self.keep = keep            # what must outlive the address (numba's compiled code)
 
-    def __wrapper_address__(self) -> int:
-        return self._compiled.address
+    def __call__(self, view) -> int:
+        v = np.ascontiguousarray(view, np.int64)
+        if v.shape != (VIEW_SIZE,):
+            raise ValueError(f"a policy view is {VIEW_SIZE} int64, not {v.shape}")
+        return _mm.call_policy(self.address, v)
 
-    def signature(self):
-        return POLICY_SIGNATURE
-
-    def __call__(self, view):
-        """Call from Python (tests, tools): through a compiled trampoline."""
-        return _trampoline(view, self)
-
-
-@njit(cache=True)
-def _trampoline(view, fn):
-    return fn(view)
+    def __repr__(self) -> str:
+        return f"<policy {self.__name__} at {self.address:#x}>"
 
 
-def policy(fn):
-    """Decorator: compile ``fn(view) -> order`` (numba nopython code) as a swap-in policy."""
-    return PolicyFunction(cfunc(POLICY_SIGNATURE, cache=True)(fn), fn.__name__)
+def builtin(name: str) -> PolicyFunction:
+    """The built-in policy ``name`` (replay/mm/policies.c)."""
+    return PolicyFunction(_mm.builtin_policy(name), name)
 
 
-@njit(cache=True)
-def highest_order(mask):
-    """The highest order set in a bitmask, or 0."""
-    k = 9
-    while k > 0:
-        if mask & (1 << k):
-            return k
-        k -= 1
-    return 0
-
-
-@njit(cache=True)
-def range_is_uniform(view, k):
-    """The order-k range is wholly in zswap, wholly on the device, or wholly zero."""
-    nr = 1 << k
-    return view[V_ZSWAP + k] == nr or view[V_DEVICE + k] == nr or view[V_ZEROMAP + k] == nr
+def __getattr__(name: str):
+    # the plug-in helpers need numba: load it only when a plug-in asks for them
+    if name in ("policy", "highest_order", "range_is_uniform", "POLICY_SIGNATURE"):
+        from replay.policies import jit
+        return getattr(jit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,19 +5,10 @@ a range wholly on the device (or wholly zero) is refused too (the reviewers'
 point in the thread).
 """
 
-from replay.policies.base import V_CANDIDATES, V_ZSWAP, policy
+from replay.policies.base import builtin
 
 NAME = "full-zswap"
 SUMMARY = "Usama Arif RFC: large only if the whole range is in zswap"
 VIEW = "ranges"   # no V_YOUNG_NEAR
 
-
-@policy
-def decide(view):
-    mask = view[V_CANDIDATES]
-    k = 9
-    while k > 0:
-        if mask & (1 << k) and view[V_ZSWAP + k] == (1 << k):
-            return k
-        k -= 1
-    return 0
+decide = builtin(NAME)     # replay/mm/policies.c

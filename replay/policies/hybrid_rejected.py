@@ -5,19 +5,10 @@ device (or wholly zero); a range split between zswap and the device falls back
 to order 0.
 """
 
-from replay.policies.base import V_CANDIDATES, policy, range_is_uniform
+from replay.policies.base import builtin
 
 NAME = "hybrid-rejected"
 SUMMARY = "fujunjie RFC v1: large if wholly in zswap or wholly on disk; mixed ranges order 0"
 VIEW = "ranges"   # no V_YOUNG_NEAR
 
-
-@policy
-def decide(view):
-    mask = view[V_CANDIDATES]
-    k = 9
-    while k > 0:
-        if mask & (1 << k) and range_is_uniform(view, k):
-            return k
-        k -= 1
-    return 0
+decide = builtin(NAME)     # replay/mm/policies.c

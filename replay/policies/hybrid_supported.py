@@ -3,13 +3,10 @@ large folio (each page from where it is). None of the posted patches does this;
 it bounds what supporting hybrid ranges could gain.
 """
 
-from replay.policies.base import V_CANDIDATES, highest_order, policy
+from replay.policies.base import builtin
 
 NAME = "hybrid-supported"
 SUMMARY = "no patch does this: large swap-in of any suitable range, zswap and disk mixed"
 VIEW = "ranges"   # no V_YOUNG_NEAR
 
-
-@policy
-def decide(view):
-    return highest_order(view[V_CANDIDATES])
+decide = builtin(NAME)     # replay/mm/policies.c

@@ -4,13 +4,10 @@ alloc_swap_folio() returns an order-0 folio whenever !zswap_never_enabled();
 a block device then swaps in through swapin_readahead().
 """
 
-from replay.policies.base import policy
+from replay.policies.base import builtin
 
 NAME = "order0-fallback"
 SUMMARY = "mainline after zswap was ever enabled: always order 0 (readahead on block devices)"
 VIEW = "none"   # always order 0: the view is not filled, decide() not called
 
-
-@policy
-def decide(view):
-    return 0
+decide = builtin(NAME)     # replay/mm/policies.c

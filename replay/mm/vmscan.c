@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Reclaim (mm/vmscan.c): the classic active/inactive anon LRU at folio
+ * granularity.
+ *
+ * Modelled: folio_check_references() (a young PTE keeps a folio, referenced
+ * again at the next look it is activated; references count per mapping, not
+ * per PTE), shrink_active_list() deactivation (setting PG_workingset),
+ * shrink_inactive_list() in SWAP_CLUSTER_MAX batches, shrink_folio_list()
+ * swap-out of whole folios with a split on slot-allocation failure, partially
+ * mapped folios split before swap-out, shadow entries (workingset_eviction),
+ * refault-driven deactivation (snapshot_refaults). Left out: the priority
+ * loop's proportional scan sizes (batches of 32 pages are scanned until the
+ * target is met), writeback completion (I/O is taken as finished at once),
+ * file pages (the modelled memcg has none), MGLRU.
+ */
+#include <math.h>
+
+#include "costs.h"
+#include "mm_inline.h"
+
+#define DEF_PRIORITY 12
+
+enum folio_references { FOLIOREF_RECLAIM, FOLIOREF_KEEP, FOLIOREF_ACTIVATE };
+
+/* folio_referenced(): clear the young PTEs mapping the folio; the number of
+ * mappings that had one (1 here: one address space, no fork), not of PTEs. */
+static inline int folio_referenced(struct mm *mm, int64_t h)
+{
+	int64_t nr = folio_nr_pages(page_at(mm, h)), i;
+	int young = 0;
+	for (i = 0; i < nr; i++) {
+		struct page *page = page_at(mm, h + i);
+		if (page->young) {
+			page->young = 0;
+			if (page->state == PAGE_MAPPED)
+				young = 1;
+		}
+	}
+	return young;
+}
+
+/* folio_check_references() for an anon folio: referenced by one mapping, it is
+ * kept (PG_referenced set) and activated when still referenced at the next look. */
+static inline enum folio_references folio_check_references(struct mm *mm, int64_t h)
+{
+	int refs = folio_referenced(mm, h);
+	struct page *folio = page_at(mm, h);
+	int was_referenced = folio->flags & PG_referenced;
+	folio->flags &= ~PG_referenced;
+	if (refs) {
+		folio->flags |= PG_referenced;
+		if (was_referenced || refs > 1)
+			return FOLIOREF_ACTIVATE;
+		return FOLIOREF_KEEP;
+	}
+	return FOLIOREF_RECLAIM;
+}
+
+/* split_folio(): order-0 folios in place; unmapped (freed) subpages are freed.
+ * The folio must be off the LRU; returns the number of pages freed. */
+int64_t split_folio(struct mm *mm, int64_t h)
+{
+	struct page *folio = page_at(mm, h);
+	int order = folio->order;
+	int64_t nr = (int64_t)1 << order, freed = 0, i;
+	uint8_t flags = folio->flags & (PG_active | PG_referenced | PG_dirty | PG_workingset
+					| PG_swapcache | PG_readahead);
+	tlb_unmap(mm, h, nr);                      /* remapped as order-0 folios */
+	count_mthp_stat(mm, order, MTHP_STAT_SPLIT);
+	if (order == HPAGE_PMD_ORDER)
+		count_vm_event(mm, THP_SPLIT_PAGE);
+	for (i = 0; i < nr; i++) {
+		int64_t p = h + i;
+		struct page *page = page_at(mm, p);
+		page->order = 0;
+		if (page->state == PAGE_FREED) {
+			if (page->slot >= 0)
+				/* a zapped page of a folio in the swap cache: its entry went too */
+				free_swap_slot_of(mm, p);
+			page->head = -1;
+			page->flags = 0;
+			freed++;
+		} else {
+			page->head = (int32_t)p;
+			page->flags = flags;
+		}
+	}
+	if (freed)
+		page_counter_uncharge(mm, freed);
+	return freed;
+}
+
+static inline void free_folio(struct mm *mm, int64_t h, int64_t nr)
+{
+	struct page *folio;
+	int64_t i;
+	for (i = 0; i < nr; i++) {
+		struct page *page = page_at(mm, h + i);
+		page->head = -1;
+		page->young = 0;
+		if (page->used == 1)
+			count_replay_stats(mm, SWAPIN_UNUSED_RECLAIMED, 1);
+		page->used = 0;
+	}
+	folio = page_at(mm, h);
+	folio->flags = 0;
+	folio->order = 0;
+	page_counter_uncharge(mm, nr);
+}
+
+/*
+ * add_to_swap() + try_to_unmap() + pageout() + __remove_mapping() for an
+ * isolated folio. Returns the pages reclaimed, or -1 when a large folio found
+ * no aligned slot run (the caller splits it). An order-0 folio with no free
+ * slot is activated.
+ */
+static int64_t swap_out_folio(struct mm *mm, int64_t h)
+{
+	struct page *folio = page_at(mm, h);
+	int order = folio->order;
+	int64_t nr = (int64_t)1 << order, shadow, i;
+	if (!(folio->flags & PG_swapcache)) {
+		int64_t s = folio_alloc_swap(mm, order, h);
+		if (s < 0) {
+			if (order > 0)
+				return -1;
+			folio->flags |= PG_active;            /* swap full: activate_locked */
+			lruvec_add_folio(mm, h);
+			mm->lruvec.nonresident_age += nr;     /* move_folios_to_lru() ages the lruvec */
+			return 0;
+		}
+		for (i = 0; i < nr; i++)
+			page_at(mm, h + i)->slot = (int32_t)(s + i);
+		folio->flags |= PG_swapcache | PG_dirty;  /* add_to_swap() dirties the folio */
+		acct_add_to_swap(mm);
+	}
+	if (folio->flags & PG_dirty) {
+		if (!swap_writeout(mm, h, order)) {
+			/* pageout() -> AOP_WRITEPAGE_ACTIVATE (memory.zswap.writeback=0 and
+			 * zswap refused it): try_to_unmap() already ran, so the folio stays in
+			 * the swap cache, unmapped and dirty, and activate_locked puts it on
+			 * the active list */
+			acct_unmap_folio(mm, h, nr);
+			for (i = 0; i < nr; i++) {
+				struct page *page = page_at(mm, h + i);
+				if (page->state == PAGE_MAPPED)
+					page->state = PAGE_SWAPCACHE;
+				page->backing = 0;
+			}
+			folio->flags |= PG_active;
+			count_vm_events(mm, PGACTIVATE, nr);
+			lruvec_add_folio(mm, h);
+			mm->lruvec.nonresident_age += nr;
+			return 0;
+		}
+	} else {
+		for (i = 0; i < nr; i++) {                /* clean swap cache folio: no I/O */
+			struct page *page = page_at(mm, h + i);
+			page->state = page->backing ? page->backing : PAGE_DEVICE;
+		}
+	}
+	acct_unmap_folio(mm, h, nr);
+	shadow = workingset_eviction(mm, h, nr);
+	for (i = 0; i < nr; i++) {
+		struct page *page = page_at(mm, h + i);
+		page->shadow = shadow;
+		page->backing = 0;
+	}
+	free_folio(mm, h, nr);
+	return nr;
+}
+
+static int64_t swap_out_split(struct mm *mm, int64_t h, int64_t nr)
+{
+	int64_t got = 0, i;
+	for (i = 0; i < nr; i++) {
+		if (page_at(mm, h + i)->head == h + i) {
+			int64_t r = swap_out_folio(mm, h + i);
+			if (r > 0)
+				got += r;
+		}
+	}
+	return got;
+}
+
+/*
+ * shrink_folio_list() for one isolated folio; returns the pages reclaimed.
+ * Kept or activated folios go back on their list. A partially mapped large
+ * folio is split first (its unmapped pages freed without I/O); a large folio
+ * with no aligned slot run is split (swpout_fallback) and its pages swapped out
+ * one by one.
+ */
+static int64_t shrink_folio(struct mm *mm, int64_t h, bool ignore_references)
+{
+	struct page *folio = page_at(mm, h);
+	int order = folio->order;
+	int64_t nr = (int64_t)1 << order, got;
+	if (!ignore_references) {
+		enum folio_references ref = folio_check_references(mm, h);
+		if (ref == FOLIOREF_ACTIVATE) {
+			folio->flags |= PG_active;
+			count_vm_events(mm, PGACTIVATE, nr);
+			lruvec_add_folio(mm, h);
+			mm->lruvec.nonresident_age += nr;   /* workingset_age_nonresident() */
+			return 0;
+		}
+		if (ref == FOLIOREF_KEEP) {
+			lruvec_add_folio(mm, h);
+			return 0;
+		}
+	}
+	if (order > 0 && (folio->flags & PG_partially_mapped)) {
+		split_folio(mm, h);
+		return swap_out_split(mm, h, nr);
+	}
+	got = swap_out_folio(mm, h);
+	if (got >= 0)
+		return got;
+	count_mthp_stat(mm, order, MTHP_STAT_SWPOUT_FALLBACK);
+	if (order == HPAGE_PMD_ORDER)
+		count_vm_event(mm, THP_SWPOUT_FALLBACK);
+	split_folio(mm, h);
+	return swap_out_split(mm, h, nr);
+}
+
+/* shrink_inactive_list(): isolate up to nr_to_scan pages from the tail and
+ * reclaim them. The isolated folios are chained through their (now unused) LRU
+ * links, in the order they were taken, as the kernel's private folio_list. */
+static int64_t shrink_inactive_list(struct mm *mm, int64_t nr_to_scan)
+{
+	int64_t k = 0, scanned = 0, first = -1, last = -1, reclaimed = 0, h;
+	while (scanned < nr_to_scan && k < nr_to_scan) {
+		h = lru_tail(mm, false);
+		if (h < 0)
+			break;
+		lruvec_del_folio(mm, h);
+		if (last < 0)
+			first = h;
+		else
+			page_at(mm, last)->lru_next = (int32_t)h;
+		page_at(mm, h)->lru_next = -1;
+		last = h;
+		k++;
+		scanned += folio_nr_pages(page_at(mm, h));
+	}
+	acct_reclaim_scan(mm, k);
+	count_vm_events(mm, PGSCAN, scanned);
+	for (h = first; h >= 0;) {
+		int64_t next = page_at(mm, h)->lru_next;   /* shrink_folio() may list h again */
+		reclaimed += shrink_folio(mm, h, false);
+		h = next;
+	}
+	count_vm_events(mm, PGSTEAL, reclaimed);
+	return reclaimed;
+}
+
+/* shrink_active_list(): deactivate folios from the active tail (young bits cleared). */
+static void shrink_active_list(struct mm *mm, int64_t nr_to_scan)
+{
+	int64_t scanned = 0;
+	while (scanned < nr_to_scan) {
+		int64_t h = lru_tail(mm, true), nr;
+		struct page *folio;
+		if (h < 0)
+			break;
+		lruvec_del_folio(mm, h);
+		acct_reclaim_scan(mm, 1);
+		folio_referenced(mm, h);
+		folio = page_at(mm, h);
+		folio->flags &= ~PG_active;
+		folio->flags |= PG_workingset;
+		lruvec_add_folio(mm, h);
+		nr = folio_nr_pages(folio);
+		count_vm_events(mm, PGDEACTIVATE, nr);
+		scanned += nr;
+	}
+}
+
+/* inactive_is_low() for anon: inactive * ratio < active, ratio = sqrt(10 * GiB) or 1. */
+static bool inactive_is_low(const struct mm *mm)
+{
+	int64_t inactive = mm->lruvec.nr_inactive, active = mm->lruvec.nr_active;
+	int64_t gb = (inactive + active) >> 18;
+	int64_t ratio = gb ? (int64_t)sqrt(10.0 * (double)gb) : 1;
+	return inactive * ratio < active;
+}
+
+/*
+ * try_to_free_mem_cgroup_pages() -> shrink_lruvec(): reclaim at least
+ * max(nr_pages, SWAP_CLUSTER_MAX), raising the priority from DEF_PRIORITY.
+ *
+ * At each priority both anon lists are scanned by size >> priority in batches
+ * of SWAP_CLUSTER_MAX, inactive first; the active list is deactivated only when
+ * refault activations happened since the last reclaim or the inactive list is
+ * low (sc->may_deactivate), and once more after each pass when the inactive
+ * list is low. When nothing could be reclaimed because deactivation was
+ * skipped, the loop runs again with force_deactivate. After the lists, each
+ * priority runs the zswap shrinker (shrink_slab(), a no-op unless enabled).
+ * Left out: the swappiness/cost fraction of get_scan_count() (no file pages
+ * here, both lists are anon), memory.low protection.
+ */
+int64_t try_to_free_mem_cgroup_pages(struct mm *mm, int64_t nr_pages)
+{
+	int64_t target = max64(nr_pages, SWAP_CLUSTER_MAX), reclaimed = 0;
+	bool may_deactivate;
+	int attempt;
+	count_replay_stats(mm, RECLAIM_ROUNDS, 1);
+	if (mm->si.inuse_pages >= mm->si.nr_slots)
+		return 0;       /* get_scan_count(): no free swap slot, !can_reclaim_anon_pages() */
+	may_deactivate = (int64_t)mm->vm_events[WORKINGSET_ACTIVATE_ANON]
+		!= mm->lruvec.refaults_snapshot || inactive_is_low(mm);
+	for (attempt = 0; attempt < 2; attempt++) {
+		bool skipped_deactivate = false;
+		int priority;
+		for (priority = DEF_PRIORITY; priority >= 0; priority--) {
+			int64_t nr_inactive = mm->lruvec.nr_inactive >> priority;
+			int64_t nr_active = mm->lruvec.nr_active >> priority;
+			while (nr_inactive > 0 || nr_active > 0) {
+				if (nr_inactive > 0) {
+					int64_t n = min64(nr_inactive, SWAP_CLUSTER_MAX);
+					nr_inactive -= n;
+					reclaimed += shrink_inactive_list(mm, n);
+				}
+				if (nr_active > 0) {
+					int64_t n = min64(nr_active, SWAP_CLUSTER_MAX);
+					nr_active -= n;
+					if (may_deactivate)
+						shrink_active_list(mm, n);
+					else
+						skipped_deactivate = true;
+				}
+				if (reclaimed >= target)
+					break;
+			}
+			if (inactive_is_low(mm))
+				shrink_active_list(mm, SWAP_CLUSTER_MAX);
+			shrink_slab(mm, priority);     /* shrink_node_memcgs(): after the lruvec */
+			if (reclaimed >= target)
+				break;
+		}
+		if (reclaimed >= target || !skipped_deactivate)
+			break;
+		may_deactivate = true;             /* sc->force_deactivate */
+	}
+	mm->lruvec.refaults_snapshot = mm->vm_events[WORKINGSET_ACTIVATE_ANON]; /* snapshot_refaults() */
+	return reclaimed;
+}
+
+/* Cache-simulator reclaim (--reclaim exact-lru): evict least recently used
+ * folios, one at a time, with no second chance. Not the kernel's; for
+ * cross-checks. */
+int64_t exact_lru_evict(struct mm *mm, int64_t nr_pages)
+{
+	int64_t reclaimed = 0;
+	while (reclaimed < nr_pages) {
+		int64_t h = lru_tail(mm, false), got;
+		if (h < 0)
+			break;
+		lruvec_del_folio(mm, h);
+		acct_reclaim_scan(mm, 1);
+		got = shrink_folio(mm, h, true);
+		count_vm_events(mm, PGSCAN, got == 0 ? folio_nr_pages(page_at(mm, h)) : got);
+		count_vm_events(mm, PGSTEAL, got);
+		reclaimed += got;
+		if (got == 0)
+			break;
+	}
+	return reclaimed;
+}
+
+/* reclaim_pages() for MADV_PAGEOUT: reclaim the folio ignoring references. */
+int64_t reclaim_pages(struct mm *mm, int64_t h)
+{
+	if (!(page_at(mm, h)->flags & PG_lru))
+		return 0;
+	lruvec_del_folio(mm, h);
+	acct_reclaim_scan(mm, 1);
+	return shrink_folio(mm, h, true);
+}
