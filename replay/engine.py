@@ -97,8 +97,8 @@ def model_config(cfg: ModelConfig, view: str = "all") -> dict:
 class PageSpace:
     """The page records of a replay: the dense id space (``nr_pages``, 512 per 2 MiB block
     of the trace), the 16-page chunks that have records (``chunks``, sorted), the
-    directory the model looks records up in (``dir``: record chunk per chunk, -1 none,
-    then the sentinels' chunk) and the dense id of every record (``ids``)."""
+    directory the model looks records up in (``dir``: record chunk per chunk, -1 none)
+    and the dense id of every record (``ids``)."""
 
     nr_pages: int
     chunks: np.ndarray
@@ -107,7 +107,7 @@ class PageSpace:
 
     @property
     def nr_records(self) -> int:
-        return len(self.ids) + CHUNK_PAGES          # + the sentinels' chunk
+        return len(self.ids)
 
     def index(self, pages: np.ndarray) -> np.ndarray:
         """Record index of each dense page id (-1 where there is none)."""
@@ -115,11 +115,6 @@ class PageSpace:
         c = self.dir[pages >> CHUNK_SHIFT].astype(np.int64)
         return np.where(c >= 0, (c << CHUNK_SHIFT) | (pages & (CHUNK_PAGES - 1)), -1)
 
-    def take(self, dense: np.ndarray) -> np.ndarray:
-        """Per record, the value of a per-dense-page array (0 for the sentinels)."""
-        out = np.zeros(self.nr_records, np.asarray(dense).dtype)
-        out[:len(self.ids)] = np.asarray(dense)[self.ids]
-        return out
 
 
 def reach_order(cfg: ModelConfig, unit_pages: int = 1) -> int:
@@ -151,9 +146,8 @@ def page_space(trace: Trace, order: int) -> PageSpace:
     group = 1 << max(0, order - CHUNK_SHIFT)         # chunks per aligned range of the order
     if group > 1:
         chunks = np.unique((chunks // group)[:, None] * group + np.arange(group))
-    dir_ = np.full(nr_pages // CHUNK_PAGES + 1, -1, np.int32)
+    dir_ = np.full(nr_pages // CHUNK_PAGES, -1, np.int32)
     dir_[chunks] = np.arange(len(chunks), dtype=np.int32)
-    dir_[-1] = len(chunks)                          # the sentinels' chunk
     ids = (chunks[:, None] * CHUNK_PAGES + np.arange(CHUNK_PAGES)).reshape(-1)
     return PageSpace(nr_pages, chunks, dir_, ids)
 
@@ -413,10 +407,8 @@ def build_model(space: PageSpace, cfg: ModelConfig, policy: Policy, contents: Pa
 
 
 def space_array(space: PageSpace, per_page, dtype) -> np.ndarray:
-    """A per-record array (the sentinels' records 0) from one value per page of ``space``."""
-    out = np.zeros(space.nr_records, dtype)
-    out[:len(space.ids)] = per_page
-    return out
+    """A per-record array from one value per page of ``space``."""
+    return np.ascontiguousarray(per_page, dtype)
 
 
 # ---------------------------------------------------------------- results
@@ -497,7 +489,7 @@ def tlb_of(setup: CostSetup, main: dict | None, base: dict | None) -> dict:
 def compression_of(m: ModelState, costs: PageCosts, codec: str) -> dict:
     """Bytes and codec time to compress every touched page once, per 4 KiB page and (with
     a larger unit) per unit: the multi-page compression comparison, independent of policy."""
-    records = np.frombuffer(m.arrays()["pages"], PAGE_DTYPE)[:len(m.page_ids)]
+    records = np.frombuffer(m.arrays()["pages"], PAGE_DTYPE)
     touched = np.flatnonzero(records["pstate"] != 0)      # record indices, dense order
 
     def stored(b):

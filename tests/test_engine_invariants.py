@@ -55,14 +55,6 @@ def touched_pages(path, upto: int | None = None) -> np.ndarray:
     return np.unique(ids[ops <= 1])
 
 
-def _zswap_lru(v: StateView) -> list[int]:
-    out, x = [], int(v.zs_next[v.n])
-    while x != v.n and len(out) <= v.n:
-        out.append(x)
-        x = int(v.zs_next[x])
-    return out
-
-
 def state_problems(v: StateView, touched: np.ndarray, frees: bool) -> list[str]:
     """Everything wrong with one final state (empty when it is consistent)."""
     bad: list[str] = []
@@ -109,7 +101,7 @@ def state_problems(v: StateView, touched: np.ndarray, frees: bool) -> list[str]:
     if (free != v.cluster_free).any():
         bad.append("a cluster's free count differs from its free slots")
     # zswap LRU holds exactly the pages in zswap
-    lru = _zswap_lru(v)
+    lru = v.zswap_lru.tolist()
     if len(lru) != len(set(lru)) or set(lru) != set(np.flatnonzero(ps == P_ZSWAP).tolist()):
         bad.append("the zswap LRU and the pages in zswap differ")
     # counters (kernel names)

@@ -42,7 +42,7 @@ static inline void book(struct mm *mm, int64_t *slot, int64_t ps)
 static inline int64_t page_comp(const struct mm *mm, int64_t p)
 {
 	int64_t i = page_index(mm, p);
-	return mm->pages[i].in_unit ? mm->info.unit_comp[i] : mm->info.comp[i];
+	return mm->pages[i].in_unit ? mm->units.comp[i] : mm->pages[i].comp;
 }
 
 /* The mappings of [first, first + npages) went away or changed (unmap,
@@ -94,9 +94,9 @@ static inline int64_t compress_folio_ps(const struct mm *mm, int64_t h, int orde
 		int64_t q = h + i, k = page_index(mm, q);
 		if (mm->pages[k].in_unit) {
 			if ((q & (((int64_t)1 << shift) - 1)) == 0)
-				t += mm->info.unit_c_ns[k];
+				t += mm->units.c_ns[k];
 		} else {
-			t += mm->info.c_ns[k];
+			t += mm->pages[k].c_ns;
 		}
 	}
 	return t * 1000;
@@ -137,7 +137,7 @@ static inline int64_t decompress_ps(struct mm *mm, int64_t q, int order)
 	int64_t k = page_index(mm, q);
 	int shift;
 	if (!mm->pages[k].in_unit)
-		return (int64_t)mm->info.d_ns[k] * 1000;
+		return (int64_t)mm->pages[k].d_ns * 1000;
 	shift = mm->time.unit_shift;
 	if (order >= shift) {
 		int64_t unit = q >> shift;
@@ -145,7 +145,7 @@ static inline int64_t decompress_ps(struct mm *mm, int64_t q, int order)
 			return 0;
 		mm->time.last_unit = unit;
 	}
-	return (int64_t)mm->info.unit_d_ns[k] * 1000;
+	return (int64_t)mm->units.d_ns[k] * 1000;
 }
 
 /* zswap_writeback_entry(): decompress the entry (its whole unit), write the page. */

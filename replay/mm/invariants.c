@@ -20,6 +20,7 @@
 
 #include "costs.h"
 #include "invariants.h"
+#include "lru_log.h"
 
 #define REPORT(...) do { \
 	if (nr < max_problems) \
@@ -69,31 +70,56 @@ int check_invariants(struct mm *mm, int64_t nr_records, char (*problems)[PROBLEM
 		REPORT("out of memory checking the state");
 		return nr;
 	}
-	/* LRU lists */
-	for (list = 0; list < 2; list++) {
-		int64_t sentinel = list ? LRU_ACTIVE(mm) : LRU_INACTIVE(mm);
+	/* LRU lists: their live entries */
+	for (list = 0; list < NR_LRU_LISTS; list++) {
+		const struct lru_log *log = &mm->lruvec.lists[list];
 		int64_t count = list ? mm->lruvec.nr_active : mm->lruvec.nr_inactive;
-		int64_t pages = 0, x = page_at(mm, sentinel)->lru_next, steps = 0;
-		while (x != sentinel && steps <= mm->nr_pages + 2) {
+		int64_t pages = 0, live = 0, pos;
+		for (pos = log->first; pos < log->next; pos++) {
+			int64_t x = log->ring[pos & log->mask];
 			const struct page *f;
 			if (x < 0 || x >= mm->nr_pages || mm->dir[x >> CHUNK_SHIFT] < 0) {
-				REPORT("an LRU list links to page %lld, outside the replay", (long long)x);
+				REPORT("an LRU list holds page %lld, outside the replay", (long long)x);
 				break;
 			}
+			if (!lru_log_live(mm, list, x, pos))
+				continue;
 			f = page_at(mm, x);
+			live++;
 			pages += folio_nr_pages(f);
+			if (listed[page_index(mm, x)])
+				REPORT("folio %lld is on an LRU list twice", (long long)x);
 			listed[page_index(mm, x)] = 1;
-			if (!(f->flags & PG_lru))
-				REPORT("a listed folio lacks its LRU flag");
 			if (f->head != x)
 				bad_head = true;
-			x = f->lru_next;
-			steps++;
 		}
+		if (live != log->nr_live)
+			REPORT("LRU list %s counts %lld folios, holds %lld", list ? "active" : "inactive",
+			       (long long)log->nr_live, (long long)live);
 		if (pages != count)
 			REPORT("LRU list %s counts %lld pages, holds %lld", list ? "active" : "inactive",
 			       (long long)count, (long long)pages);
 		folio_pages += pages;
+	}
+	/* the zswap LRU: one live entry per page in zswap */
+	{
+		const struct lru_log *log = &mm->zswap.lru;
+		int64_t live = 0, pos;
+		for (pos = log->first; pos < log->next; pos++) {
+			int64_t x = log->ring[pos & log->mask];
+			if (x < 0 || x >= mm->nr_pages || mm->dir[x >> CHUNK_SHIFT] < 0) {
+				REPORT("the zswap LRU holds page %lld, outside the replay", (long long)x);
+				break;
+			}
+			if (!lru_log_live(mm, LOG_ZSWAP, x, pos))
+				continue;
+			live++;
+			if (page_at(mm, x)->state != PAGE_ZSWAP)
+				REPORT("page %lld is on the zswap LRU, not in zswap", (long long)x);
+		}
+		if (live != log->nr_live)
+			REPORT("the zswap LRU counts %lld entries, holds %lld", (long long)log->nr_live,
+			       (long long)live);
 	}
 	for (k = 0; k < nr_records; k++) {
 		const struct page *page = &mm->pages[k];
@@ -147,9 +173,9 @@ int check_invariants(struct mm *mm, int64_t nr_records, char (*problems)[PROBLEM
 	if (usage != mm->memcg.usage && !mm->vm_events[OOM_KILL])
 		REPORT("memcg usage %lld != resident + stock (+ pool) %lld",
 		       (long long)mm->memcg.usage, (long long)usage);
-	if (zswapped != mm->zswap.nr_stored)
+	if (zswapped != mm->zswap.lru.nr_live)
 		REPORT("%lld pages in zswap, %lld entries on its LRU", (long long)zswapped,
-		       (long long)mm->zswap.nr_stored);
+		       (long long)mm->zswap.lru.nr_live);
 	if (mm->cfg.zswap_enabled && pool != mm->zswap.bytes)
 		REPORT("zswap pool %lld bytes != sum of entries %lld", (long long)mm->zswap.bytes,
 		       (long long)pool);

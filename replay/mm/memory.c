@@ -13,14 +13,15 @@
 #include "costs.h"
 #include "mm_inline.h"
 
-const struct page page_none = {.head = -1, .slot = -1, .shadow = -1};
+const struct page page_none = {.head = -1, .slot = -1, .lru_pos = -1, .zs_pos = -1,
+				 .shadow = -1};
 
 /* thp_vma_allowable_orders(): the orders enabled for the page's VMA (every VMA
  * with 'always', MADV_HUGEPAGE ones with 'madvise'), below PMD order only (a
  * PMD THP is not modelled: 2M faults are not mTHP). */
 unsigned thp_vma_allowable_orders(struct mm *mm, int64_t p)
 {
-	if (mm->cfg.thp_always || mm->info.hugepage[page_index(mm, p)])
+	if (mm->cfg.thp_always || page_at(mm, p)->hugepage)
 		return mm->cfg.orders & ((1u << HPAGE_PMD_ORDER) - 2);
 	return 0;
 }
@@ -28,8 +29,9 @@ unsigned thp_vma_allowable_orders(struct mm *mm, int64_t p)
 /* thp_vma_suitable_order(): the aligned range of the order lies inside the VMA. */
 static inline bool thp_vma_suitable_order(struct mm *mm, int64_t p, int order)
 {
-	int64_t nr = (int64_t)1 << order, r0 = p & ~(nr - 1), k = page_index(mm, p);
-	return r0 >= mm->info.vma_start[k] && r0 + nr <= mm->info.vma_end[k];
+	int64_t nr = (int64_t)1 << order, r0 = p & ~(nr - 1);
+	const struct page *page = page_at(mm, p);
+	return r0 >= vma_start(page, p) && r0 + nr <= vma_end(page, p);
 }
 
 /* Map a new folio of the order at h (set_ptes + folio_add_new_anon_rmap) and put
@@ -82,7 +84,7 @@ static void do_anonymous_page(struct mm *mm, int64_t p, bool write)
 	/* allocation: the highest remaining order first, charge failures fall back */
 	for (; order > 0; order--) {
 		if (orders & (1u << order)) {
-			if (try_charge_memcg(mm, (int64_t)1 << order, mm->info.hugepage[page_index(mm, p)])) {
+			if (try_charge_memcg(mm, (int64_t)1 << order, page_at(mm, p)->hugepage)) {
 				chosen = order;
 				break;
 			}
@@ -159,7 +161,7 @@ int64_t fill_view(struct mm *mm, int64_t p, bool write, int64_t *view)
 	view[V_ZSWAP_EVER] = mm->cfg.zswap_ever_enabled;
 	view[V_MARGIN] = mem_cgroup_margin(mm);
 	view[V_WRITE] = write ? 1 : 0;
-	view[V_HUGEPAGE] = mm->info.hugepage[page_index(mm, p)];
+	view[V_HUGEPAGE] = page_at(mm, p)->hugepage;
 	if (mm->cfg.view >= VIEW_ALL) {        /* else not read by the policy (VIEW "ranges") */
 		int64_t r0 = p & ~(int64_t)15, block = p & ~(int64_t)(HPAGE_PMD_NR - 1), q;
 		int64_t lo = max64(r0 - 16, block), hi = min64(r0 + 32, block + HPAGE_PMD_NR);
@@ -302,7 +304,7 @@ static void do_swap_page(struct mm *mm, int64_t p, bool write)
 	mm->last_fault_page = p;
 	/* alloc_swap_folio(): charge the chosen order, lower candidates on failure */
 	while (order > 0) {
-		if (try_charge_memcg(mm, (int64_t)1 << order, mm->info.hugepage[page_index(mm, p)]))
+		if (try_charge_memcg(mm, (int64_t)1 << order, page_at(mm, p)->hugepage))
 			break;
 		count_mthp_stat(mm, order, MTHP_STAT_SWPIN_FALLBACK_CHARGE);
 		count_mthp_stat(mm, order, MTHP_STAT_SWPIN_FALLBACK);

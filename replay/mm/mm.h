@@ -73,8 +73,11 @@ enum pageflags {
 };
 
 /*
- * One 4 KiB page of the replayed address space (40 bytes). The folio fields
- * (flags, order, LRU links) are valid at the folio's head page.
+ * One 4 KiB page of the replayed address space: one cache line. The folio
+ * fields (flags, order, LRU position) are valid at the folio's head page. The
+ * second half is what the trace says about the page (its compressed size and
+ * codec times, whether it is zero filled, its VMA): the same in every policy's
+ * model, kept here so that a fault finds everything about a page in one line.
  */
 struct page {
 	uint8_t state;        /* enum page_state */
@@ -88,25 +91,42 @@ struct page {
 	uint8_t in_unit;      /* stored as part of a multi-page compression unit */
 	int32_t head;         /* the folio's head page, -1 when in no folio */
 	int32_t slot;         /* swap offset, -1 when none */
-	int32_t lru_prev, lru_next;   /* the folio's LRU links (head page) */
-	int32_t zs_prev, zs_next;     /* the zswap entry's LRU links */
+	int64_t lru_pos;      /* the folio's position in its LRU list (struct lru_log), -1 none */
+	int64_t zs_pos;       /* the zswap entry's position in the zswap LRU, -1 none */
 	int64_t shadow;       /* workingset shadow: eviction age << 1 | workingset, or -1 */
+	/* what the trace says about the page */
+	int32_t c_ns, d_ns;   /* compress / decompress ns of the page alone */
+	uint16_t comp;        /* compressed bytes of the page alone (at most PAGE_SIZE) */
+	uint16_t vma_start, vma_end;   /* its VMA's bounds [start, end) in its 2 MiB block */
+	uint8_t zero;         /* zero filled */
+	uint8_t hugepage;     /* MADV_HUGEPAGE */
+	uint8_t pad[8];
+} __attribute__((aligned(64)));
+
+/*
+ * With multi-page compression units (replay/mm/costs.h), each page's share of
+ * its unit's stored bytes and the whole unit's codec times, indexed like the
+ * page records (arrays owned by Python; read only for pages stored in a unit).
+ */
+struct unit_info {
+	const int32_t *comp;
+	const int32_t *c_ns, *d_ns;
 };
 
 /*
- * What the trace says about each page (the same for every policy of a replay;
- * arrays owned by Python, indexed like mm->pages): its compressed size and
- * codec times alone and as part of its compression unit, whether it is zero
- * filled, its VMA's bounds (clipped to its 2 MiB block) and MADV_HUGEPAGE.
+ * An LRU list as the kernel's list_head is used for the anon LRU lists and the
+ * zswap LRU: entries added at one end, deleted anywhere, taken from the other
+ * end. Kept as a log: a ring of the pages in the order they were added, each
+ * page remembering its position; deleting only forgets the position (the
+ * entry goes stale and is skipped later), and walking from the oldest end
+ * reads the ring in order, so the next entries' records can be prefetched
+ * instead of chasing pointers. The order is exactly the list's.
  */
-struct page_info {
-	const int32_t *comp;        /* compressed bytes of the page alone */
-	const int32_t *c_ns, *d_ns; /* compress / decompress ns of the page alone */
-	const int32_t *unit_comp;   /* its share of its compression unit's stored bytes */
-	const int32_t *unit_c_ns, *unit_d_ns; /* the whole unit's compress / decompress ns */
-	const uint8_t *zero;
-	const uint8_t *hugepage;    /* MADV_HUGEPAGE */
-	const int32_t *vma_start, *vma_end;   /* [start, end) in dense ids */
+struct lru_log {
+	int32_t *ring;
+	int64_t first, next;      /* entries [first, next) by position; ring[pos & mask] */
+	int64_t mask;
+	int64_t nr_live;          /* entries not deleted */
 };
 
 /* Settings of a replay (replay.model.config.ModelConfig), as the kernel sees them. */
@@ -152,7 +172,10 @@ struct mem_cgroup {
 };
 
 /* The memcg's anon lruvec (classic active/inactive LRU). */
+enum lru_list { LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, NR_LRU_LISTS };
+
 struct lruvec {
+	struct lru_log lists[NR_LRU_LISTS];
 	int64_t nr_inactive, nr_active;   /* pages */
 	int64_t nonresident_age;
 	int64_t refaults_snapshot;        /* workingset activations at the last reclaim */
@@ -160,9 +183,10 @@ struct lruvec {
 
 /* zswap's pool and the memcg's zswap LRU (mm/zswap.c). */
 struct zswap_pool {
+	struct lru_log lru;               /* entries by page, the oldest first; lru.nr_live
+	                                   * is the number stored */
 	int64_t bytes;
 	bool reached_full;                /* zswap_pool_reached_full */
-	int64_t nr_stored;                /* entries */
 	int64_t nr_disk_swapins;          /* zswap_lruvec_state.nr_disk_swapins */
 	int64_t nr_deferred;              /* the shrinker's nr_deferred */
 };
@@ -230,10 +254,10 @@ enum {
 typedef int64_t (*swapin_policy_fn)(const int64_t *view);
 
 struct mm {
-	int64_t nr_pages;                 /* the dense id space; ids nr_pages, +1 are sentinels */
+	int64_t nr_pages;                 /* the dense id space */
 	const int32_t *dir;               /* records of each 16-page chunk (index), -1 none */
 	struct page *pages;
-	struct page_info info;
+	struct unit_info units;
 	struct mm_config cfg;
 	struct mem_cgroup memcg;
 	struct lruvec lruvec;
@@ -254,13 +278,7 @@ struct mm {
 	int64_t trace_ns;                 /* trace time of the last access replayed */
 };
 
-/* Sentinels: the inactive and active LRU lists, and the zswap LRU, live in the
- * records of ids nr_pages and nr_pages + 1 (a chunk of its own). */
-#define LRU_INACTIVE(mm) ((mm)->nr_pages)
-#define LRU_ACTIVE(mm) ((mm)->nr_pages + 1)
-#define ZSWAP_LRU(mm) ((mm)->nr_pages)
-
-/* The index of page p's record (and of its page_info entries). */
+/* The index of page p's record (and of its unit_info entries). */
 static inline int64_t page_index(const struct mm *mm, int64_t p)
 {
 	return ((int64_t)mm->dir[p >> CHUNK_SHIFT] << CHUNK_SHIFT) | (p & (CHUNK_PAGES - 1));
@@ -286,6 +304,17 @@ static inline const struct page *page_peek(const struct mm *mm, int64_t p)
 static inline struct page *folio_of(struct mm *mm, const struct page *page)
 {
 	return page_at(mm, page->head);
+}
+
+/* The page's VMA bounds [start, end) as dense ids. */
+static inline int64_t vma_start(const struct page *page, int64_t p)
+{
+	return (p & ~(int64_t)(HPAGE_PMD_NR - 1)) + page->vma_start;
+}
+
+static inline int64_t vma_end(const struct page *page, int64_t p)
+{
+	return (p & ~(int64_t)(HPAGE_PMD_NR - 1)) + page->vma_end;
 }
 
 static inline int64_t folio_nr_pages(const struct page *head)

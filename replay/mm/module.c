@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "invariants.h"
+#include "lru_log.h"
 #include "mm.h"
 #include "policies.h"
 #include "replay.h"
@@ -251,6 +252,9 @@ static void Model_release(ModelObject *self)
 	}
 	free(self->mm.pages);
 	self->mm.pages = NULL;
+	lru_log_free(&self->mm.lruvec.lists[LRU_INACTIVE_ANON]);
+	lru_log_free(&self->mm.lruvec.lists[LRU_ACTIVE_ANON]);
+	lru_log_free(&self->mm.zswap.lru);
 	swap_info_free(&self->mm.si);
 	tlb_destroy(self->mm.tlb);
 	tlb_destroy(self->mm.tlb_shadow);
@@ -314,8 +318,10 @@ static int parse_config(PyObject *config, struct mm_config *cfg)
  * Model(nr_pages, dir, info, config, swap_slots, policy, policy_ref, cost_params,
  *       unit_shift, tlb, shadow)
  *
- * dir: int32 per 16-page chunk of the id space, plus one for the sentinels'
- * chunk; info: a dict of the page_info arrays (one entry per record); config:
+ * dir: int32 per 16-page chunk of the id space; info: a dict of arrays with
+ * what the trace says about each page (one entry per record: comp, c_ns, d_ns,
+ * zero, hugepage, vma_start, vma_end (dense ids), and unit_comp, unit_c_ns,
+ * unit_d_ns for compression units); config:
  * a dict of struct mm_config's fields; policy: the address of a
  * swapin_policy_fn; cost_params: int64 ps per enum cost_param, or None (no
  * costs); tlb, shadow: TLB configuration tuples or None.
@@ -336,7 +342,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 		PyErr_SetString(PyExc_ValueError, "nr_pages must be a multiple of 512 below 2^31");
 		return -1;
 	}
-	nr_dir = (Py_ssize_t)(nr_pages >> CHUNK_SHIFT) + 1;
+	nr_dir = (Py_ssize_t)(nr_pages >> CHUNK_SHIFT);
 	if (get_array(dir_obj, &self->dir, 4, nr_dir, "dir") < 0)
 		return -1;
 	{
@@ -345,11 +351,6 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 		for (i = 0; i < nr_dir; i++)
 			if (dir[i] > top)
 				top = dir[i];
-		if (top < 0 || dir[nr_dir - 1] < 0) {
-			PyBuffer_Release(&self->dir);
-			PyErr_SetString(PyExc_ValueError, "dir has no chunk for the sentinels");
-			return -1;
-		}
 		self->nr_records = ((int64_t)top + 1) << CHUNK_SHIFT;
 	}
 	if (!PyDict_Check(info)) {
@@ -373,16 +374,9 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 	self->have_buffers = true;
 	mm->nr_pages = nr_pages;
 	mm->dir = self->dir.buf;
-	mm->info.comp = self->info[INFO_COMP].buf;
-	mm->info.c_ns = self->info[INFO_C_NS].buf;
-	mm->info.d_ns = self->info[INFO_D_NS].buf;
-	mm->info.unit_comp = self->info[INFO_UNIT_COMP].buf;
-	mm->info.unit_c_ns = self->info[INFO_UNIT_C_NS].buf;
-	mm->info.unit_d_ns = self->info[INFO_UNIT_D_NS].buf;
-	mm->info.zero = self->info[INFO_ZERO].buf;
-	mm->info.hugepage = self->info[INFO_HUGEPAGE].buf;
-	mm->info.vma_start = self->info[INFO_VMA_START].buf;
-	mm->info.vma_end = self->info[INFO_VMA_END].buf;
+	mm->units.comp = self->info[INFO_UNIT_COMP].buf;
+	mm->units.c_ns = self->info[INFO_UNIT_C_NS].buf;
+	mm->units.d_ns = self->info[INFO_UNIT_D_NS].buf;
 	if (parse_config(config, &mm->cfg) < 0)
 		return -1;
 	mm->policy = (swapin_policy_fn)PyLong_AsVoidPtr(policy_obj);
@@ -393,18 +387,47 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 	}
 	Py_INCREF(policy_ref);
 	self->policy_ref = policy_ref;
-	mm->pages = malloc((size_t)self->nr_records * sizeof(struct page));
-	if (!mm->pages || swap_info_init(&mm->si, swap_slots) < 0) {
+	if (posix_memalign((void **)&mm->pages, 64, (size_t)(self->nr_records + 1) *
+			   sizeof(struct page)))
+		mm->pages = NULL;
+	if (!mm->pages || swap_info_init(&mm->si, swap_slots) < 0 ||
+	    lru_log_init(&mm->lruvec.lists[LRU_INACTIVE_ANON], 1024) < 0 ||
+	    lru_log_init(&mm->lruvec.lists[LRU_ACTIVE_ANON], 1024) < 0 ||
+	    lru_log_init(&mm->zswap.lru, 1024) < 0) {
 		PyErr_NoMemory();
 		return -1;
 	}
-	for (i = 0; i < self->nr_records; i++)
-		mm->pages[i] = page_none;
 	{
-		struct page *s = page_at(mm, LRU_INACTIVE(mm)), *a = page_at(mm, LRU_ACTIVE(mm));
-		s->lru_prev = s->lru_next = (int32_t)LRU_INACTIVE(mm);   /* empty inactive list */
-		a->lru_prev = a->lru_next = (int32_t)LRU_ACTIVE(mm);
-		s->zs_prev = s->zs_next = (int32_t)ZSWAP_LRU(mm);       /* empty zswap LRU */
+		const int32_t *comp = self->info[INFO_COMP].buf, *c_ns = self->info[INFO_C_NS].buf;
+		const int32_t *d_ns = self->info[INFO_D_NS].buf;
+		const int32_t *lo = self->info[INFO_VMA_START].buf, *hi = self->info[INFO_VMA_END].buf;
+		const uint8_t *zero = self->info[INFO_ZERO].buf, *huge = self->info[INFO_HUGEPAGE].buf;
+		const int32_t *dir = self->dir.buf;
+		Py_ssize_t c;
+		for (c = 0; c < nr_dir; c++) {
+			int64_t k0 = (int64_t)dir[c] << CHUNK_SHIFT, block = (c << CHUNK_SHIFT) &
+				~(int64_t)(HPAGE_PMD_NR - 1);
+			int j;
+			if (dir[c] < 0)
+				continue;
+			for (j = 0; j < CHUNK_PAGES; j++) {
+				int64_t k = k0 + j;
+				struct page *page = &mm->pages[k];
+				*page = page_none;
+				page->comp = (uint16_t)(comp[k] < 0 ? 0 : comp[k] > PAGE_SIZE ? PAGE_SIZE : comp[k]);
+				page->c_ns = c_ns[k];
+				page->d_ns = d_ns[k];
+				page->zero = zero[k] != 0;
+				page->hugepage = huge[k] != 0;
+				if (lo[k] < block || hi[k] > block + HPAGE_PMD_NR || lo[k] > hi[k]) {
+					PyErr_Format(PyExc_ValueError, "page %lld: VMA [%d, %d) leaves its 2 MiB block",
+						     (long long)((c << CHUNK_SHIFT) + j), lo[k], hi[k]);
+					return -1;
+				}
+				page->vma_start = (uint16_t)(lo[k] - block);
+				page->vma_end = (uint16_t)(hi[k] - block);
+			}
+		}
 	}
 	mm->ra.prev_offset = -10;
 	mm->ra.prev_win = 1;
@@ -632,6 +655,34 @@ static PyObject *Model_arrays(ModelObject *self, PyObject *unused)
 		"leaves", (long long)si->leaves);
 }
 
+/* The live entries of an LRU log, oldest first (int32 page ids). */
+static PyObject *Model_lru_order(ModelObject *self, PyObject *args)
+{
+	int kind;
+	struct lru_log *log;
+	PyObject *out;
+	int32_t *buf;
+	int64_t pos, n = 0;
+	if (!PyArg_ParseTuple(args, "i", &kind))
+		return NULL;
+	if (kind < LOG_INACTIVE || kind > LOG_ZSWAP) {
+		PyErr_SetString(PyExc_ValueError, "kind: 0 inactive, 1 active, 2 zswap");
+		return NULL;
+	}
+	log = kind == LOG_ZSWAP ? &self->mm.zswap.lru : &self->mm.lruvec.lists[kind];
+	buf = malloc((size_t)(log->next - log->first + 1) * sizeof(int32_t));
+	if (!buf)
+		return PyErr_NoMemory();
+	for (pos = log->first; pos < log->next; pos++) {
+		int64_t h = log->ring[pos & log->mask];
+		if (lru_log_live(&self->mm, kind, h, pos))
+			buf[n++] = (int32_t)h;
+	}
+	out = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)(n * sizeof(int32_t)));
+	free(buf);
+	return out;
+}
+
 static PyObject *Model_zswap_shrinker_count(ModelObject *self, PyObject *unused)
 {
 	return PyLong_FromLongLong(zswap_shrinker_count(&self->mm));
@@ -650,6 +701,9 @@ static PyMethodDef Model_methods[] = {
 	{"check", (PyCFunction)Model_check, METH_NOARGS, "problems found in the state"},
 	{"arrays", (PyCFunction)Model_arrays, METH_NOARGS,
 	 "copies of the page records and the swap device"},
+	{"lru_order", (PyCFunction)Model_lru_order, METH_VARARGS,
+	 "lru_order(kind) -> the pages on a list, oldest first (0 inactive, 1 active, "
+	 "2 zswap), as int32 bytes"},
 	{"zswap_shrinker_count", (PyCFunction)Model_zswap_shrinker_count, METH_NOARGS,
 	 "zswap_shrinker_count() as memcg reclaim would call it"},
 	{NULL},
@@ -668,7 +722,7 @@ static PyMemberDef Model_members[] = {
 	MEMBER("peak_resident", T_LONGLONG, mm.peak_resident, "peak resident pages"),
 	MEMBER("pool_bytes", T_LONGLONG, mm.zswap.bytes, "zswap (or zram) pool bytes"),
 	MEMBER("peak_pool_bytes", T_LONGLONG, mm.peak_pool_bytes, "peak pool bytes"),
-	MEMBER("zswap_nr_stored", T_LONGLONG, mm.zswap.nr_stored, "zswap entries"),
+	MEMBER("zswap_nr_stored", T_LONGLONG, mm.zswap.lru.nr_live, "zswap entries"),
 	MEMBER("zswap_nr_disk_swapins", T_LONGLONG, mm.zswap.nr_disk_swapins,
 	       "zswap_lruvec_state.nr_disk_swapins"),
 	MEMBER("zswap_shrinker", T_BOOL, mm.cfg.zswap_shrinker, "zswap.shrinker_enabled"),
@@ -786,11 +840,16 @@ static PyObject *page_record_fields(void)
 	ADD_FIELD(l, "inunit", in_unit, "u1");
 	ADD_FIELD(l, "head", head, "<i4");
 	ADD_FIELD(l, "slot", slot, "<i4");
-	ADD_FIELD(l, "lru_prev", lru_prev, "<i4");
-	ADD_FIELD(l, "lru_next", lru_next, "<i4");
-	ADD_FIELD(l, "zs_prev", zs_prev, "<i4");
-	ADD_FIELD(l, "zs_next", zs_next, "<i4");
+	ADD_FIELD(l, "lru_pos", lru_pos, "<i8");
+	ADD_FIELD(l, "zs_pos", zs_pos, "<i8");
 	ADD_FIELD(l, "shadow", shadow, "<i8");
+	ADD_FIELD(l, "c_ns", c_ns, "<i4");
+	ADD_FIELD(l, "d_ns", d_ns, "<i4");
+	ADD_FIELD(l, "comp", comp, "<u2");
+	ADD_FIELD(l, "vma_start", vma_start, "<u2");
+	ADD_FIELD(l, "vma_end", vma_end, "<u2");
+	ADD_FIELD(l, "zero", zero, "u1");
+	ADD_FIELD(l, "hugepage", hugepage, "u1");
 	return l;
 }
 

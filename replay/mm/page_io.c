@@ -9,7 +9,7 @@ static inline bool is_folio_zero_filled(struct mm *mm, int64_t h, int order)
 {
 	int64_t i;
 	for (i = 0; i < ((int64_t)1 << order); i++)
-		if (!mm->info.zero[page_index(mm, h + i)])
+		if (!page_at(mm, h + i)->zero)
 			return false;
 	return true;
 }

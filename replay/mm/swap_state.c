@@ -113,7 +113,7 @@ static void swap_cluster_readahead(struct mm *mm, int64_t p)
 static void swap_vma_readahead(struct mm *mm, int64_t p)
 {
 	int64_t max_win = (int64_t)1 << min64(mm->cfg.page_cluster, SWAP_RA_ORDER_CEILING);
-	int64_t prev = mm->ra.prev_page, win, lo, hi, block, q, k;
+	int64_t prev = mm->ra.prev_page, win, lo, hi, block, q;
 	if (max_win == 1) {
 		win = 1;
 	} else {
@@ -139,9 +139,10 @@ static void swap_vma_readahead(struct mm *mm, int64_t p)
 		hi = p + win - left;
 	}
 	block = p & ~(int64_t)(HPAGE_PMD_NR - 1);
-	k = page_index(mm, p);
-	lo = max64(max64(lo, mm->info.vma_start[k]), block);
-	hi = min64(min64(hi, mm->info.vma_end[k]), block + HPAGE_PMD_NR);
+	lo = max64(max64(lo, vma_start(page_at(mm, p), p)), block);
+	hi = min64(min64(hi, vma_end(page_at(mm, p), p)), block + HPAGE_PMD_NR);
+	for (q = lo; q < hi; q++)            /* the window's records: a few lines in a row */
+		__builtin_prefetch(page_peek(mm, q), 0);
 	for (q = lo; q < hi; q++) {
 		const struct page *page;
 		if (q == p) {

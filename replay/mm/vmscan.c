@@ -224,33 +224,24 @@ static int64_t shrink_folio(struct mm *mm, int64_t h, bool ignore_references)
 	return swap_out_split(mm, h, nr);
 }
 
-/* shrink_inactive_list(): isolate up to nr_to_scan pages from the tail and
- * reclaim them. The isolated folios are chained through their (now unused) LRU
- * links, in the order they were taken, as the kernel's private folio_list. */
+/* shrink_inactive_list(): isolate up to nr_to_scan pages (at most
+ * SWAP_CLUSTER_MAX) from the tail and reclaim them, in the order they were
+ * taken (the kernel's private folio_list). */
 static int64_t shrink_inactive_list(struct mm *mm, int64_t nr_to_scan)
 {
-	int64_t k = 0, scanned = 0, first = -1, last = -1, reclaimed = 0, h;
+	int64_t isolated[SWAP_CLUSTER_MAX], k = 0, scanned = 0, reclaimed = 0, i;
 	while (scanned < nr_to_scan && k < nr_to_scan) {
-		h = lru_tail(mm, false);
+		int64_t h = lru_tail(mm, false);
 		if (h < 0)
 			break;
 		lruvec_del_folio(mm, h);
-		if (last < 0)
-			first = h;
-		else
-			page_at(mm, last)->lru_next = (int32_t)h;
-		page_at(mm, h)->lru_next = -1;
-		last = h;
-		k++;
+		isolated[k++] = h;
 		scanned += folio_nr_pages(page_at(mm, h));
 	}
 	acct_reclaim_scan(mm, k);
 	count_vm_events(mm, PGSCAN, scanned);
-	for (h = first; h >= 0;) {
-		int64_t next = page_at(mm, h)->lru_next;   /* shrink_folio() may list h again */
-		reclaimed += shrink_folio(mm, h, false);
-		h = next;
-	}
+	for (i = 0; i < k; i++)
+		reclaimed += shrink_folio(mm, isolated[i], false);
 	count_vm_events(mm, PGSTEAL, reclaimed);
 	return reclaimed;
 }

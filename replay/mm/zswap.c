@@ -2,8 +2,8 @@
 /*
  * zswap (mm/zswap.c, v6.18): a compressed cache in front of the swap device.
  *
- * Entries are per 4 KiB page and kept on an LRU (the sentinel's next is the
- * oldest) with a second-chance referenced bit. A large folio is stored all or
+ * Entries are per 4 KiB page and kept on an LRU (list_lru, a log here:
+ * lru_log.h) with a second-chance referenced bit. A large folio is stored all or
  * nothing. The pool limit is max_pool_percent of RAM (or a size); once hit,
  * stores are refused until the pool falls below accept_threshold_percent of it,
  * and the shrink worker writes entries back to the device. With the shrinker
@@ -12,6 +12,7 @@
  * compressed store).
  */
 #include "costs.h"
+#include "lru_log.h"
 
 #define ZS_SIZE_CLASS_DELTA 16   /* zsmalloc size classes are 16 bytes apart */
 #define SHRINK_BATCH 128         /* do_shrink_slab()'s batch when the shrinker sets none */
@@ -27,25 +28,25 @@ int64_t zswap_entry_bytes(struct mm *mm, int64_t p)
 	return ((c + ZS_SIZE_CLASS_DELTA - 1) / ZS_SIZE_CLASS_DELTA) * ZS_SIZE_CLASS_DELTA;
 }
 
-/* list_lru_add(): the entry becomes the newest (the sentinel's prev). */
+/* list_lru_add(): the entry becomes the newest. */
 static inline void zswap_lru_add(struct mm *mm, int64_t p)
 {
-	struct page *sentinel = page_at(mm, ZSWAP_LRU(mm)), *page = page_at(mm, p);
-	int64_t prev = sentinel->zs_prev;
-	sentinel->zs_prev = (int32_t)p;
-	page->zs_next = (int32_t)ZSWAP_LRU(mm);
-	page->zs_prev = (int32_t)prev;
-	page_at(mm, prev)->zs_next = (int32_t)p;
+	struct page *page = page_at(mm, p);
+	page->zs_pos = lru_log_add(mm, &mm->zswap.lru, LOG_ZSWAP, p);
 	page->zs_referenced = 1;          /* entry->referenced = true at store */
-	mm->zswap.nr_stored++;
 }
 
+/* list_lru_del() */
 static inline void zswap_lru_del(struct mm *mm, int64_t p)
 {
-	struct page *page = page_at(mm, p);
-	page_at(mm, page->zs_prev)->zs_next = page->zs_next;
-	page_at(mm, page->zs_next)->zs_prev = page->zs_prev;
-	mm->zswap.nr_stored--;
+	page_at(mm, p)->zs_pos = -1;
+	mm->zswap.lru.nr_live--;
+}
+
+/* The oldest entry. */
+static inline int64_t zswap_lru_oldest(struct mm *mm)
+{
+	return lru_log_oldest(mm, &mm->zswap.lru, LOG_ZSWAP);
 }
 
 /* zswap_check_limits(): true when the pool is (still) full and stores are refused. */
@@ -75,9 +76,9 @@ static void zswap_writeback_entry(struct mm *mm, int64_t p)
  * workqueue in the kernel). */
 static void shrink_worker(struct mm *mm, int64_t target_bytes)
 {
-	int64_t guard = 2 * mm->zswap.nr_stored + 2;
-	while (mm->zswap.bytes > target_bytes && mm->zswap.nr_stored > 0 && guard > 0) {
-		int64_t e = page_at(mm, ZSWAP_LRU(mm))->zs_next;     /* oldest */
+	int64_t guard = 2 * mm->zswap.lru.nr_live + 2;
+	while (mm->zswap.bytes > target_bytes && mm->zswap.lru.nr_live > 0 && guard > 0) {
+		int64_t e = zswap_lru_oldest(mm);
 		guard--;
 		if (page_at(mm, e)->zs_referenced) {
 			page_at(mm, e)->zs_referenced = 0;            /* second chance: rotate */
@@ -176,7 +177,7 @@ int64_t zswap_shrinker_count(struct mm *mm)
 	int64_t nr_stored, nr_backing, nr_freeable, disk, remain;
 	if (!mm->cfg.zswap_shrinker || !mm->cfg.zswap_writeback || !mm->cfg.memcg_v2)
 		return 0;
-	nr_stored = mm->zswap.nr_stored;
+	nr_stored = mm->zswap.lru.nr_live;
 	if (nr_stored == 0)
 		return 0;
 	nr_backing = mm->zswap.bytes >> PAGE_SHIFT;
@@ -198,9 +199,9 @@ static int64_t zswap_shrinker_scan(struct mm *mm, int64_t nr_to_scan)
 	int64_t freed = 0, i;
 	for (i = 0; i < nr_to_scan; i++) {
 		int64_t e;
-		if (mm->zswap.nr_stored == 0)
+		if (mm->zswap.lru.nr_live == 0)
 			break;
-		e = page_at(mm, ZSWAP_LRU(mm))->zs_next;   /* oldest */
+		e = zswap_lru_oldest(mm);
 		if (page_at(mm, e)->zs_referenced) {
 			zswap_lru_del(mm, e);
 			zswap_lru_add(mm, e);

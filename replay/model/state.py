@@ -44,9 +44,9 @@ CLUSTER_DTYPE = np.dtype([("order", "<i4"), ("free", "<i4"), ("next", "<i4")])
 class StateView:
     """Numpy copies of one replay's final state (a ``replay._mm.Model``), per dense page id.
 
-    Pages the replay could not reach have the default record (pte_none). The LRU and
-    zswap links keep the model's sentinels at ids ``n`` (inactive list, zswap LRU) and
-    ``n + 1`` (active list)."""
+    Pages the replay could not reach have the default record (pte_none). The LRU lists
+    are arrays of their pages, oldest first: ``lru_inactive``, ``lru_active`` (folio
+    heads) and ``zswap_lru`` (pages in zswap)."""
 
     def __init__(self, model) -> None:
         self.model = model
@@ -55,21 +55,17 @@ class StateView:
         arrays = model.arrays()
         records = np.frombuffer(arrays["pages"], PAGE_DTYPE)
         ids = np.asarray(model.page_ids, np.int64)
-        dense = np.zeros(n + 2, PAGE_DTYPE)
+        dense = np.zeros(n, PAGE_DTYPE)
         dense["head"] = dense["slot"] = dense["shadow"] = -1
+        dense["lru_pos"] = dense["zs_pos"] = -1
         dense[ids] = records[:len(ids)]
-        dense[n:n + 2] = records[len(ids):len(ids) + 2]     # the sentinels' records
         for name in PAGE_DTYPE.names:
-            full = dense[name]
-            setattr(self, name, full if name.startswith(("lru_", "zs_prev", "zs_next"))
-                    else full[:n])
-        info = getattr(model, "info", None) or {}
-        for name, key in (("vma_lo", "vma_start"), ("vma_hi", "vma_end"), ("comp", "comp"),
-                          ("zero", "zero"), ("hint", "hugepage")):
-            if key in info:                       # what the trace says about each page
-                full = np.zeros(n, info[key].dtype)
-                full[ids] = info[key][:len(ids)]
-                setattr(self, name, full)
+            setattr(self, name, dense[name])
+        self.lru_inactive, self.lru_active, self.zswap_lru = (
+            np.frombuffer(model.lru_order(k), np.int32).astype(np.int64) for k in range(3))
+        block = np.arange(n, dtype=np.int64) & ~511    # VMA bounds as dense ids
+        self.vma_lo = np.where(self.vma_end > 0, block + self.vma_start, 0)
+        self.vma_hi = np.where(self.vma_end > 0, block + self.vma_end, 0)
         self.slot_owner = np.frombuffer(arrays["slot_owner"], np.int32).astype(np.int64) - 1
         cl = np.frombuffer(arrays["clusters"], CLUSTER_DTYPE)
         self.cluster_order = cl["order"].astype(np.int64)
