@@ -57,13 +57,6 @@ static inline void tlb_unmap(struct mm *mm, int64_t first, int64_t npages)
 	}
 }
 
-/* The order of the translation a folio gives its pages: its own, or 0 when it
- * is only partly mapped (no contpte block, no coalesced range). */
-static inline int64_t tlb_order(const struct page *folio)
-{
-	return (folio->flags & PG_partially_mapped) ? 0 : folio->order;
-}
-
 /* Folios isolated and checked by reclaim (shrink_*_list, MADV_PAGEOUT). */
 static inline void acct_reclaim_scan(struct mm *mm, int64_t nr_folios)
 {

@@ -44,6 +44,8 @@ static inline void install_folio(struct mm *mm, int64_t h, int order, uint8_t fl
 		struct page *page = page_at(mm, h + i);
 		page->state = PAGE_MAPPED;
 		page->head = (int32_t)h;
+		page->pte_dirty = 0;
+		page->tlb_order = (uint8_t)order;
 	}
 	folio = page_at(mm, h);
 	folio->order = (int8_t)order;
@@ -387,6 +389,8 @@ static void free_whole_folio(struct mm *mm, int64_t h)
 		page->head = -1;
 		page->young = 0;
 		page->used = 0;
+		page->pte_dirty = 0;
+		page->tlb_order = 0;
 		if (page->state == PAGE_MAPPED || page->state == PAGE_SWAPCACHE)
 			page->state = PAGE_FREED;
 	}
@@ -420,6 +424,7 @@ void zap_page(struct mm *mm, int64_t p)
 			free_whole_folio(mm, h);
 		} else if (!(folio->flags & PG_partially_mapped)) {
 			folio->flags |= PG_partially_mapped;
+			folio_set_tlb_order(mm, h, (int64_t)1 << order, 0);
 			count_mthp_stat(mm, order, MTHP_STAT_SPLIT_DEFERRED);
 		}
 	} else if (s == PAGE_SWAPCACHE) {

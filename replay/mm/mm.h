@@ -64,7 +64,7 @@ static inline bool is_swapped(int state)
 enum pageflags {
 	PG_active = 1 << 0,
 	PG_referenced = 1 << 1,
-	PG_dirty = 1 << 2,             /* PG_dirty, or a dirty PTE */
+	PG_dirty = 1 << 2,             /* PG_dirty (a write also marks its PTE: page->pte_dirty) */
 	PG_workingset = 1 << 3,
 	PG_swapcache = 1 << 4,         /* the folio holds swap slots */
 	PG_lru = 1 << 5,
@@ -100,7 +100,11 @@ struct page {
 	uint16_t vma_start, vma_end;   /* its VMA's bounds [start, end) in its 2 MiB block */
 	uint8_t zero;         /* zero filled */
 	uint8_t hugepage;     /* MADV_HUGEPAGE */
-	uint8_t pad[8];
+	/* the page's PTE */
+	uint8_t pte_dirty;    /* written since its folio last left memory (folio_test_dirty()) */
+	uint8_t tlb_order;    /* the order of the translation that maps it: its folio's, or 0
+	                       * when the folio is partly mapped (no contpte, no coalescing) */
+	uint8_t pad[6];
 } __attribute__((aligned(64)));
 
 /*

@@ -46,6 +46,28 @@ static inline void lruvec_del_folio(struct mm *mm, int64_t h)
 	lruvec_update_size(mm, folio, -folio_nr_pages(folio));
 }
 
+/* folio_test_dirty(), with the dirty bits of the folio's PTEs folded in (as
+ * try_to_unmap() moves them to the folio): a write hit marks only its PTE. */
+static inline bool folio_test_dirty(struct mm *mm, int64_t h)
+{
+	const struct page *folio = page_at(mm, h);
+	int64_t nr = folio_nr_pages(folio), i;
+	if (folio->flags & PG_dirty)
+		return true;
+	for (i = 0; i < nr; i++)
+		if (page_at(mm, h + i)->pte_dirty)
+			return true;
+	return false;
+}
+
+/* Set the translation order of the folio's pages (tlb_order). */
+static inline void folio_set_tlb_order(struct mm *mm, int64_t h, int64_t nr, int order)
+{
+	int64_t i;
+	for (i = 0; i < nr; i++)
+		page_at(mm, h + i)->tlb_order = (uint8_t)order;
+}
+
 /* The folio at the tail of a list (its oldest), or -1 when it is empty. */
 static inline int64_t lru_tail(struct mm *mm, bool active)
 {

@@ -118,6 +118,10 @@ static PyObject *TLB_access(TLBObject *self, PyObject *args)
 	long long page, order;
 	if (!PyArg_ParseTuple(args, "LL", &page, &order))
 		return NULL;
+	if (page < 0 || page >= TLB_MAX_PAGES) {
+		PyErr_Format(PyExc_ValueError, "page %lld is outside the TLB model's 2^30 pages", page);
+		return NULL;
+	}
 	return PyLong_FromLong(tlb_access(self->tlb, page, order));
 }
 
@@ -134,6 +138,15 @@ static PyObject *TLB_access_many(TLBObject *self, PyObject *args)
 	if (get_array(orders_obj, &orders, 8, n, "orders") < 0) {
 		PyBuffer_Release(&pages);
 		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		int64_t p = ((int64_t *)pages.buf)[i];
+		if (p < 0 || p >= TLB_MAX_PAGES) {
+			PyBuffer_Release(&pages);
+			PyBuffer_Release(&orders);
+			return PyErr_Format(PyExc_ValueError, "page %lld is outside the TLB model's "
+					    "2^30 pages", (long long)p);
+		}
 	}
 	Py_BEGIN_ALLOW_THREADS
 	for (i = 0; i < n; i++)
@@ -446,6 +459,11 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 	}
 	if (tlb_args != Py_None) {
 		struct tlb_config cfg;
+		if (nr_pages > TLB_MAX_PAGES) {
+			PyErr_Format(PyExc_ValueError, "the TLB model translates at most 2^30 pages "
+				     "(4 TiB of 2 MiB blocks); this trace spans %lld", nr_pages);
+			return -1;
+		}
 		if (parse_tlb_config(tlb_args, &cfg) < 0)
 			return -1;
 		mm->tlb = tlb_create(&cfg);

@@ -85,6 +85,10 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 				next = (now / window + 1) * window;
 			}
 		}
+		/* the record of the access PREFETCH_AHEAD on, and the directory entry that
+		 * finds the one twice as far */
+		if (likely(i + 2 * PREFETCH_AHEAD < n))
+			__builtin_prefetch(&mm->dir[pages[i + 2 * PREFETCH_AHEAD] >> CHUNK_SHIFT], 0);
 		if (likely(i + PREFETCH_AHEAD < n))
 			__builtin_prefetch(&mm->pages[page_index(mm, pages[i + PREFETCH_AHEAD])], 1);
 		p = pages[i];
@@ -95,20 +99,20 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 			page = page_at(mm, p);
 			s = page->state;
 			if (likely(s == PAGE_MAPPED)) {
-				int64_t h = page->head;
+				/* a hit: the PTE's accessed and dirty bits, in the page's record only */
 				page->young = 1;
 				if (op == OP_WRITE)
-					page_at(mm, h)->flags |= PG_dirty;
+					page->pte_dirty = 1;
 				if (unlikely(page->used == 1)) {
 					page->used = 2;
 					count_replay_stats(mm, SWAPIN_USED, 1);
 				}
 				if (exact) {
-					lruvec_del_folio(mm, h);
-					lruvec_add_folio(mm, h);
+					lruvec_del_folio(mm, page->head);
+					lruvec_add_folio(mm, page->head);
 				}
 				if (tlb_on)
-					tlb_translate(mm, p, tlb_order(page_at(mm, h)));
+					tlb_translate(mm, p, page->tlb_order);
 				continue;
 			}
 			if (s == PAGE_ZEROPAGE && op == OP_READ) {
@@ -131,7 +135,7 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 			if (tlb_on) {
 				s = page->state;
 				if (s == PAGE_MAPPED)
-					tlb_translate(mm, p, tlb_order(page_at(mm, page->head)));
+					tlb_translate(mm, p, page->tlb_order);
 				else if (s == PAGE_ZEROPAGE)
 					tlb_translate(mm, p, 0);
 			}

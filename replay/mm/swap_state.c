@@ -48,6 +48,7 @@ static bool read_swap_cache_page(struct mm *mm, int64_t p, bool readahead)
 	page->state = PAGE_SWAPCACHE;
 	page->head = (int32_t)p;
 	page->order = 0;
+	page->tlb_order = 0;
 	if (readahead) {
 		flags |= PG_readahead;
 		count_vm_event(mm, SWAP_RA);

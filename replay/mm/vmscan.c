@@ -66,6 +66,8 @@ int64_t split_folio(struct mm *mm, int64_t h)
 	int64_t nr = (int64_t)1 << order, freed = 0, i;
 	uint8_t flags = folio->flags & (PG_active | PG_referenced | PG_dirty | PG_workingset
 					| PG_swapcache | PG_readahead);
+	if (folio_test_dirty(mm, h))           /* a dirty PTE dirties every new folio */
+		flags |= PG_dirty;
 	tlb_unmap(mm, h, nr);                      /* remapped as order-0 folios */
 	count_mthp_stat(mm, order, MTHP_STAT_SPLIT);
 	if (order == HPAGE_PMD_ORDER)
@@ -74,12 +76,14 @@ int64_t split_folio(struct mm *mm, int64_t h)
 		int64_t p = h + i;
 		struct page *page = page_at(mm, p);
 		page->order = 0;
+		page->tlb_order = 0;
 		if (page->state == PAGE_FREED) {
 			if (page->slot >= 0)
 				/* a zapped page of a folio in the swap cache: its entry went too */
 				free_swap_slot_of(mm, p);
 			page->head = -1;
 			page->flags = 0;
+			page->pte_dirty = 0;
 			freed++;
 		} else {
 			page->head = (int32_t)p;
@@ -99,6 +103,8 @@ static inline void free_folio(struct mm *mm, int64_t h, int64_t nr)
 		struct page *page = page_at(mm, h + i);
 		page->head = -1;
 		page->young = 0;
+		page->pte_dirty = 0;
+		page->tlb_order = 0;
 		if (page->used == 1)
 			count_replay_stats(mm, SWAPIN_UNUSED_RECLAIMED, 1);
 		page->used = 0;
@@ -135,7 +141,7 @@ static int64_t swap_out_folio(struct mm *mm, int64_t h)
 		folio->flags |= PG_swapcache | PG_dirty;  /* add_to_swap() dirties the folio */
 		acct_add_to_swap(mm);
 	}
-	if (folio->flags & PG_dirty) {
+	if (folio_test_dirty(mm, h)) {
 		if (!swap_writeout(mm, h, order)) {
 			/* pageout() -> AOP_WRITEPAGE_ACTIVATE (memory.zswap.writeback=0 and
 			 * zswap refused it): try_to_unmap() already ran, so the folio stays in
