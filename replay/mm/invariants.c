@@ -21,6 +21,7 @@
 #include "costs.h"
 #include "invariants.h"
 #include "lru_log.h"
+#include "mm_inline.h"
 
 #define REPORT(...) do { \
 	if (nr < max_problems) \
@@ -78,13 +79,18 @@ int check_invariants(struct mm *mm, int64_t nr_records, char (*problems)[PROBLEM
 		for (pos = log->first; pos < log->next; pos++) {
 			int64_t x = log->ring[pos & log->mask];
 			const struct page *f;
-			if (x < 0 || x >= mm->nr_pages || mm->dir[x >> CHUNK_SHIFT] < 0) {
+			if (x != LOG_DELETED && (x < 0 || x >= mm->nr_pages ||
+						 mm->dir[x >> CHUNK_SHIFT] < 0)) {
 				REPORT("an LRU list holds page %lld, outside the replay", (long long)x);
 				break;
 			}
-			if (!lru_log_live(mm, list, x, pos))
+			if (x == LOG_DELETED)
 				continue;
 			f = page_at(mm, x);
+			if (f->lru_pos != pos || !(f->flags & PG_lru) ||
+			    folio_lru_list(f) != (enum lru_list)list)
+				REPORT("folio %lld is listed at %lld but says %lld (flags %x)", (long long)x,
+				       (long long)pos, (long long)f->lru_pos, f->flags);
 			live++;
 			pages += folio_nr_pages(f);
 			if (listed[page_index(mm, x)])
@@ -107,15 +113,15 @@ int check_invariants(struct mm *mm, int64_t nr_records, char (*problems)[PROBLEM
 		int64_t live = 0, pos;
 		for (pos = log->first; pos < log->next; pos++) {
 			int64_t x = log->ring[pos & log->mask];
+			if (x == LOG_DELETED)
+				continue;
 			if (x < 0 || x >= mm->nr_pages || mm->dir[x >> CHUNK_SHIFT] < 0) {
 				REPORT("the zswap LRU holds page %lld, outside the replay", (long long)x);
 				break;
 			}
-			if (!lru_log_live(mm, LOG_ZSWAP, x, pos))
-				continue;
 			live++;
-			if (page_at(mm, x)->state != PAGE_ZSWAP)
-				REPORT("page %lld is on the zswap LRU, not in zswap", (long long)x);
+			if (page_at(mm, x)->state != PAGE_ZSWAP || page_at(mm, x)->zs_pos != pos)
+				REPORT("page %lld is on the zswap LRU, not in zswap there", (long long)x);
 		}
 		if (live != log->nr_live)
 			REPORT("the zswap LRU counts %lld entries, holds %lld", (long long)log->nr_live,

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Room in an LRU log (lru_log.h): when its ring is full, drop the stale entries
- * (moving the live ones together, in order, with new positions) or, when at
- * least half of the entries are live, grow the ring.
+ * Room in an LRU log (lru_log.h): when its ring is full, drop the deleted
+ * entries (moving the live ones together, in order, with new positions) or,
+ * when more than a quarter of the entries are live, grow the ring.
  */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "lru_log.h"
 
 int lru_log_init(struct lru_log *log, int64_t capacity)
@@ -13,7 +14,7 @@ int lru_log_init(struct lru_log *log, int64_t capacity)
 	int64_t cap = 64;
 	while (cap < capacity)
 		cap <<= 1;
-	log->ring = malloc((size_t)cap * sizeof(int32_t));
+	log->ring = mm_alloc((size_t)cap * sizeof(int32_t), false);
 	log->first = log->next = 0;
 	log->mask = cap - 1;
 	log->nr_live = 0;
@@ -26,22 +27,13 @@ void lru_log_free(struct lru_log *log)
 	log->ring = NULL;
 }
 
-static inline void set_pos(struct mm *mm, int kind, int64_t h, int64_t pos)
-{
-	struct page *page = page_at(mm, h);
-	if (kind == LOG_ZSWAP)
-		page->zs_pos = pos;
-	else
-		page->lru_pos = pos;
-}
-
 void lru_log_make_room(struct mm *mm, struct lru_log *log, int kind)
 {
 	int64_t cap = log->mask + 1, pos, out = log->first;
 	int32_t *ring = log->ring;
-	if (2 * log->nr_live >= cap) {
+	if (4 * log->nr_live >= cap) {
 		/* grow: the same positions in a ring twice as large */
-		int32_t *bigger = malloc((size_t)(2 * cap) * sizeof(int32_t));
+		int32_t *bigger = mm_alloc((size_t)(2 * cap) * sizeof(int32_t), false);
 		if (!bigger)
 			abort();
 		for (pos = log->first; pos < log->next; pos++)
@@ -54,13 +46,13 @@ void lru_log_make_room(struct mm *mm, struct lru_log *log, int kind)
 	/* keep the live entries, in order, at positions from first on */
 	for (pos = log->first; pos < log->next; pos++) {
 		int64_t h = ring[pos & log->mask];
-		if (pos + LOG_PREFETCH < log->next)
-			__builtin_prefetch(&mm->pages[page_index(mm,
-				ring[(pos + LOG_PREFETCH) & log->mask])], 1);
-		if (!lru_log_live(mm, kind, h, pos))
+		if (h == LOG_DELETED)
 			continue;
 		ring[out & log->mask] = (int32_t)h;
-		set_pos(mm, kind, h, out);
+		if (kind == LOG_ZSWAP)
+			page_at(mm, h)->zs_pos = out;
+		else
+			page_at(mm, h)->lru_pos = out;
 		out++;
 	}
 	log->next = out;

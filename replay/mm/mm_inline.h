@@ -41,8 +41,8 @@ static inline void lruvec_del_folio(struct mm *mm, int64_t h)
 	if (!(folio->flags & PG_lru))
 		return;
 	folio->flags &= ~PG_lru;
+	lru_log_del(&mm->lruvec.lists[folio_lru_list(folio)], folio->lru_pos);
 	folio->lru_pos = -1;
-	mm->lruvec.lists[folio_lru_list(folio)].nr_live--;
 	lruvec_update_size(mm, folio, -folio_nr_pages(folio));
 }
 
@@ -72,7 +72,7 @@ static inline void folio_set_tlb_order(struct mm *mm, int64_t h, int64_t nr, int
 static inline int64_t lru_tail(struct mm *mm, bool active)
 {
 	enum lru_list lru = active ? LRU_ACTIVE_ANON : LRU_INACTIVE_ANON;
-	return lru_log_oldest(mm, &mm->lruvec.lists[lru], lru);
+	return lru_log_oldest(mm, &mm->lruvec.lists[lru]);
 }
 
 #endif

@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "invariants.h"
 #include "lru_log.h"
+#include "lru_reference.h"
 #include "mm.h"
 #include "policies.h"
 #include "replay.h"
@@ -400,9 +402,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 	}
 	Py_INCREF(policy_ref);
 	self->policy_ref = policy_ref;
-	if (posix_memalign((void **)&mm->pages, 64, (size_t)(self->nr_records + 1) *
-			   sizeof(struct page)))
-		mm->pages = NULL;
+	mm->pages = mm_alloc((size_t)(self->nr_records + 1) * sizeof(struct page), false);
 	if (!mm->pages || swap_info_init(&mm->si, swap_slots) < 0 ||
 	    lru_log_init(&mm->lruvec.lists[LRU_INACTIVE_ANON], 1024) < 0 ||
 	    lru_log_init(&mm->lruvec.lists[LRU_ACTIVE_ANON], 1024) < 0 ||
@@ -693,7 +693,7 @@ static PyObject *Model_lru_order(ModelObject *self, PyObject *args)
 		return PyErr_NoMemory();
 	for (pos = log->first; pos < log->next; pos++) {
 		int64_t h = log->ring[pos & log->mask];
-		if (lru_log_live(&self->mm, kind, h, pos))
+		if (h != LOG_DELETED)
 			buf[n++] = (int32_t)h;
 	}
 	out = PyBytes_FromStringAndSize((const char *)buf, (Py_ssize_t)(n * sizeof(int32_t)));
@@ -802,6 +802,36 @@ static PyObject *mm_call_policy(PyObject *mod, PyObject *args)
 	return PyLong_FromLongLong(order);
 }
 
+static PyObject *mm_lru_reference(PyObject *mod, PyObject *args)
+{
+	PyObject *ids_obj;
+	long long capacity;
+	Py_buffer ids;
+	int64_t n, i, top = 0, misses;
+	if (!PyArg_ParseTuple(args, "OL", &ids_obj, &capacity))
+		return NULL;
+	if (capacity < 1)
+		return PyErr_Format(PyExc_ValueError, "capacity must be at least 1");
+	if (get_array(ids_obj, &ids, 8, -1, "ids") < 0)
+		return NULL;
+	n = ids.len / 8;
+	for (i = 0; i < n; i++) {
+		int64_t p = ((const int64_t *)ids.buf)[i];
+		if (p < 0 || p >= INT32_MAX) {
+			PyBuffer_Release(&ids);
+			return PyErr_Format(PyExc_ValueError, "page id %lld out of range", (long long)p);
+		}
+		top = p > top ? p : top;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	misses = lru_reference_misses(ids.buf, n, top + 1, capacity);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&ids);
+	if (misses < 0)
+		return PyErr_NoMemory();
+	return PyLong_FromLongLong(misses);
+}
+
 static PyObject *names_tuple(const char *const *names, int n)
 {
 	PyObject *t = PyTuple_New(n);
@@ -827,6 +857,8 @@ static PyObject *builtin_policy_names(void)
 static PyMethodDef mm_functions[] = {
 	{"builtin_policy", mm_builtin_policy, METH_VARARGS,
 	 "builtin_policy(name) -> the address of a built-in policy's function"},
+	{"lru_reference", mm_lru_reference, METH_VARARGS,
+	 "lru_reference(ids, capacity) -> misses of a bare LRU (benchmarks' reference)"},
 	{"call_policy", mm_call_policy, METH_VARARGS,
 	 "call_policy(address, view) -> the order the policy at address returns"},
 	{NULL},

@@ -17,6 +17,7 @@
  */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "mm.h"
 
 int swap_info_init(struct swap_info_struct *si, int64_t nr_slots)
@@ -32,8 +33,7 @@ int swap_info_init(struct swap_info_struct *si, int64_t nr_slots)
 	si->free_cluster_scan = 0;
 	for (i = 0; i < MAX_ORDER; i++)
 		si->cur_cluster[i] = -1;
-	/* zero-filled (0 = free slot): the kernel maps these pages lazily */
-	si->slot_owner = calloc((size_t)si->nr_slots, sizeof(int32_t));
+	si->slot_owner = mm_alloc((size_t)si->nr_slots * sizeof(int32_t), true);  /* 0: free */
 	si->clusters = malloc((size_t)nr_clusters * sizeof(*si->clusters));
 	si->trees = malloc((size_t)MAX_ORDER * 2 * leaves * sizeof(int16_t));
 	if (!si->slot_owner || !si->clusters || !si->trees) {

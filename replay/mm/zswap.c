@@ -39,14 +39,15 @@ static inline void zswap_lru_add(struct mm *mm, int64_t p)
 /* list_lru_del() */
 static inline void zswap_lru_del(struct mm *mm, int64_t p)
 {
-	page_at(mm, p)->zs_pos = -1;
-	mm->zswap.lru.nr_live--;
+	struct page *page = page_at(mm, p);
+	lru_log_del(&mm->zswap.lru, page->zs_pos);
+	page->zs_pos = -1;
 }
 
 /* The oldest entry. */
 static inline int64_t zswap_lru_oldest(struct mm *mm)
 {
-	return lru_log_oldest(mm, &mm->zswap.lru, LOG_ZSWAP);
+	return lru_log_oldest(mm, &mm->zswap.lru);
 }
 
 /* zswap_check_limits(): true when the pool is (still) full and stores are refused. */
