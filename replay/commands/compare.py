@@ -23,12 +23,13 @@ from replay.commands.common import (
 )
 from replay.engine import trace_header
 from replay.errors import SettingsError
-from replay.study.folders import find_trace, reports_folder, trace_name
-from replay.study.footprint import trace_footprint
-from replay.study.parallel import BarReporter, LineReporter, ReplayJob, Reporter, run_replays
+from replay.policies import available
 from replay.report.document import compare_document, replay_entry
 from replay.report.notes import every_policy_killed, replay_notes
 from replay.report.render import FORMATS, csv_text, markdown_replay, output_console, print_replay
+from replay.study.folders import find_trace, reports_folder, trace_name
+from replay.study.footprint import trace_footprint
+from replay.study.parallel import BarReporter, LineReporter, ReplayJob, Reporter, run_replays
 from replay.trace import open_trace
 from replay.units import format_size
 
@@ -136,7 +137,7 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
     replays = []
     for (tr, fp, given, limit_bytes), res in zip(entries, results):
         entry = replay_entry(trace_header(tr), fp.to_dict(), given, limit_bytes, res)
-        entry["notes"] = replay_notes(entry, pols)
+        entry["notes"] = replay_notes(entry, list(available()))
         replays.append(entry)
     doc = compare_document(replays, pols)
     if not quiet:
@@ -157,7 +158,6 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
         if not quiet:
             click.echo(f"wrote {json_path}", err=True)
     if html_path is not None:
-        from replay.policies import available
         from replay.report.html import report_html
         summaries = {name: p.summary for name, p in available().items()}
         write_text_atomic(html_path, report_html(doc, summaries))

@@ -21,11 +21,12 @@ from replay.commands.common import (
     sim_options,
 )
 from replay.engine import run_document, simulate, trace_header
-from replay.study.folders import find_trace
-from replay.study.footprint import trace_footprint
+from replay.policies import available
 from replay.report.document import replay_entry
 from replay.report.notes import every_policy_killed, replay_notes
 from replay.report.render import output_console
+from replay.study.folders import find_trace
+from replay.study.footprint import trace_footprint
 from replay.trace import open_trace
 from replay.units import format_size
 
@@ -133,7 +134,7 @@ def COMMAND(trace, memory_limit, policies, json_out, quiet, chunk_rows, threads,
     if not quiet:
         console = output_console()
         console.print(results_table(doc))
-        for note in replay_notes(entry, pols):
+        for note in replay_notes(entry, list(available())):
             console.print(f"note: {note}", style="red" if "OOM" in note else None,
                           highlight=False)
     if every_policy_killed(entry):

@@ -11,9 +11,9 @@ from rich import box
 from rich.table import Table
 
 from replay.errors import ReplayError
-from replay.study.folders import TRACES_ENV, trace_files, trace_name, traces_folder
 from replay.info import trace_summary
 from replay.report.render import output_console
+from replay.study.folders import TRACES_ENV, trace_files, trace_name, traces_folder
 from replay.trace import open_trace
 from replay.units import format_size
 

@@ -56,6 +56,14 @@ def policy_colours(policies: list[str]) -> dict[str, str]:
     return out
 
 
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+
+
+def policy_markers(policies: list[str]) -> dict[str, str]:
+    """A marker shape per policy (told apart where lines coincide, and in grey print)."""
+    return {p: _MARKERS[k % len(_MARKERS)] for k, p in enumerate(policies)}
+
+
 def _svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", facecolor="white", metadata={"Date": None})
@@ -129,10 +137,10 @@ def timeline_figure(replay: dict, colours: dict[str, str]) -> str | None:
             axes[1, 1].plot(end, [b / MIB for b in c["pool_bytes"]], **kw)
             if killed(r):
                 for ax, ys in ((axes[1, 0], c["resident_bytes"]), (axes[1, 1], c["pool_bytes"])):
-                    ax.plot(end[-1], ys[-1] / MIB, marker="X", ms=8, color=kw["color"],
+                    ax.plot(end[-1], ys[-1] / MIB, marker="x", ms=8, mew=2, color=kw["color"],
                             ls="none")
             handles.append(h)
-            labels.append(st["label"] + (" (OOM-killed: X)" if killed(r) else ""))
+            labels.append(st["label"] + (" (OOM-killed: x)" if killed(r) else ""))
         axes[1, 0].axhline(limit_mib, color="#555555", lw=0.9, ls=":")
         axes[1, 0].annotate(f"memory limit {limit_mib:,.1f} MiB", (0.99, limit_mib),
                             xycoords=("axes fraction", "data"), xytext=(0, 3),
@@ -285,6 +293,7 @@ def limit_curves_figure(replays: list[dict], colours: dict[str, str]) -> str | N
         axes = fig.subplots(3, 3, sharex=True)
         handles, labels = {}, {}
         twins = _curve_twins(replays, policies)
+        markers = policy_markers(policies)
         for ax, (title, ylabel, get) in zip(axes.flat, CURVES):
             for p in policies:
                 ys, dead = [], []
@@ -295,10 +304,11 @@ def limit_curves_figure(replays: list[dict], colours: dict[str, str]) -> str | N
                     dead.append(v if r is not None and killed(r) and v is not None
                                 else math.nan)
                 (h,) = ax.plot(limits, ys, color=colours[p], ls=twins[p][0], lw=1.5,
-                               marker="o", ms=3.5)
+                               marker=markers[p], ms=4.5, mfc="white", mew=1.3)
                 if any(not math.isnan(d) for d in dead):
-                    ax.plot(limits, dead, color=colours[p], ls="none", marker="X", ms=7)
-                    labels[p] = f"{twins[p][1]} (X: OOM-killed)"
+                    ax.plot(limits, dead, color=colours[p], ls="none", marker="x", ms=8,
+                            mew=2)
+                    labels[p] = f"{twins[p][1]} (x: OOM-killed)"
                 handles[p] = h
                 labels.setdefault(p, twins[p][1])
             ax.set(title=title, ylabel=ylabel)

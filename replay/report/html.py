@@ -194,10 +194,11 @@ def report_html(doc: dict, policy_summaries: dict[str, str] | None = None) -> st
         if svg:
             body.append(f'<h2 id="curves-{_e(name)}">{_e(name)} across memory limits</h2>')
             body.append('<p class="caption">Each figure against the memory limit, one line per '
-                        "policy: the curves a cache simulator draws for miss ratios. An X "
+                        "policy: the curves a cache simulator draws for miss ratios. An x "
                         "marks a policy OOM-killed at that limit (its figures stop at the "
                         "kill).</p>")
-            body.append(f"<figure>{_img(svg, 'limit-curves', f'{name}: figures against the memory limit')}"
+            alt = f"{name}: figures against the memory limit"
+            body.append(f"<figure>{_img(svg, 'limit-curves', alt)}"
                         "<figcaption>Throughput is accesses per simulated second: the "
                         "trace's own time plus the modelled kernel and TLB time."
                         "</figcaption></figure>")

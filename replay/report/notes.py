@@ -7,8 +7,17 @@ from replay.units import format_size
 
 # the figures two policies must share to be "the same" (run times differ run to run)
 _SAME_SECTIONS = ("counters", "per_size", "derived", "time", "tlb")
-OOM_ADVICE = ("See --zswap-shrinker, --zswap-max, --memory-limit, or --oom continue to "
-              "replay on.")
+
+
+def oom_advice(cfg: dict) -> str:
+    """The settings that change an OOM kill, for these settings."""
+    options = []
+    if cfg.get("memcg") == "v2":
+        if not cfg.get("zswap_shrinker"):
+            options.append("--zswap-shrinker (memcg reclaim writes the pool back)")
+        options.append("--zswap-max")
+    options += ["a larger --memory-limit", "--swap-size"]
+    return f"See {', '.join(options)}, or --oom continue to replay on."
 
 
 def every_policy_killed(replay: dict) -> bool:
@@ -20,7 +29,9 @@ def _same(a: dict, b: dict) -> bool:
     return all(a.get(k) == b.get(k) for k in _SAME_SECTIONS)
 
 
-def replay_notes(replay: dict, all_policies: list[str] | None = None) -> list[str]:
+def replay_notes(replay: dict, known_policies: list[str] | None = None) -> list[str]:
+    """``known_policies``: every policy that could have been compared (to say which is
+    missing)."""
     results = replay["results"]
     if not results:
         return []
@@ -35,12 +46,12 @@ def replay_notes(replay: dict, all_policies: list[str] | None = None) -> list[st
         notes.append(f"Every policy was OOM-killed ({where} of {accesses:,}): the memcg could "
                      "not make room" + (" (on cgroup v2 its own zswap pool is charged to it)"
                                         if cfg["memcg"] == "v2" else "")
-                     + ". Nothing here compares the policies. " + OOM_ADVICE)
+                     + ". Nothing here compares the policies. " + oom_advice(cfg))
     elif dead:
         names = ", ".join(f"{r['policy']} (at access {r['derived']['accesses']:,})"
                           for r in dead)
         notes.append(f"OOM killed: {names} of {accesses:,}; those figures stop at the kill "
-                     "and are never marked best. " + OOM_ADVICE)
+                     "and are never marked best. " + oom_advice(cfg))
     if not dead and all(r["counters"].get("pgscan", 0) == 0 for r in results):
         fp = (replay.get("footprint") or {}).get("footprint_bytes")
         size = format_size(replay["memory_limit"]["bytes"])
@@ -64,11 +75,12 @@ def replay_notes(replay: dict, all_policies: list[str] | None = None) -> list[st
     names = [r["policy"] for r in results]
     mainline = next((r for r in results if r["policy"] == "mainline"), None)
     base = next((r for r in results if r["policy"] == BASELINE), None)
-    if mainline and base and _same(mainline, base) and cfg.get("zswap_ever_enabled", True):
+    if mainline and base and _same(mainline, base) and cfg.get("zswap_ever_enabled", True) \
+            and not (dead and len(dead) == len(results)):
         notes.append("mainline swaps in order 0 here, as order0-fallback: zswap was enabled "
                      "(v6.18 swaps in large folios only from zram while zswap was never "
                      "enabled; see --zswap-never-enabled with --backend zram).")
-    if all_policies and "mainline" in all_policies and "mainline" not in names:
+    if known_policies and "mainline" in known_policies and "mainline" not in names:
         notes.append("mainline (v6.18 as it is) is not in this comparison; --policy all "
                      "adds it.")
     fp = replay.get("footprint") or {}

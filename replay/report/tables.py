@@ -216,7 +216,7 @@ def replay_title(replay: dict) -> str:
     pct = ""
     if fp.get("footprint_bytes"):
         actual = 100 * limit["bytes"] / fp["footprint_bytes"]
-        pct = f" = {actual:.0f}% of the footprint"
+        pct = f" = {actual:.0f}% of the footprint" if actual < 1000 else " (above the footprint)"
         if given.endswith("%"):
             try:
                 asked = float(given[:-1])
