@@ -218,9 +218,9 @@ def report_html(doc: dict, policy_summaries: dict[str, str] | None = None) -> st
         svg = timeline_figure(rp, colours)
         if svg:
             body.append(f"<figure>{_img(svg, 'timeline', f'{grid.title}: over time')}"
-                        "<figcaption>Per window of the timeline (equal numbers of accesses), "
-                        "against simulated time. Major faults are per 1000 accesses of the "
-                        "window; resident memory and the pool at the window's end."
+                        "<figcaption>Against simulated time; each point covers 1/120 of the "
+                        "trace's accesses: its throughput, its major faults per 1000 of its "
+                        "accesses, and its mean resident memory and zswap pool."
                         "</figcaption></figure>")
         svg = distribution_figure(rp, colours)
         body.append(f"<figure>{_img(svg, 'distribution', f'{grid.title}: swap-in sizes and TLB')}"
