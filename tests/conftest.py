@@ -141,14 +141,15 @@ class Compared:
 @pytest.fixture(scope="session")
 def compared(tmp_path_factory, zipf_trace) -> Compared:
     """`replay compare` of the small Zipf trace at two memory limits (one a percent of its
-    footprint): replayed in worker processes, run as its own process with stdout a pipe,
+    footprint): replayed in two worker processes (--jobs), run as its own process with
+    stdout a pipe,
     writing the JSON document and the HTML report."""
     import json
     import subprocess
     import sys
     out = tmp_path_factory.mktemp("compare")
     argv = [sys.executable, "-m", "replay.cli", "compare", str(zipf_trace),
-            "--memory-limit", "40%", "--memory-limit", "6M",
+            "--memory-limit", "40%", "--memory-limit", "6M", "--jobs", "2",
             "--json", str(out / "zipf.json"), "--html", str(out / "zipf.html")]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     doc = json.loads((out / "zipf.json").read_text()) if p.returncode == 0 else {}

@@ -369,3 +369,17 @@ def test_html_without_a_path_lands_in_the_reports_folder(capsys, seq_trace, tmp_
     written = list(reports.glob("*.html"))
     assert len(written) == 1 and written[0].name.startswith(seq_trace.stem + "-")
     assert f"wrote report {written[0]}" in err
+
+
+@pytest.mark.parametrize("cpus, jobs, policies, given, want", [
+    (2, 3, 6, {}, (1, 2)),           # the policies of one replay fill both CPUs: threads
+    (16, 3, 6, {}, (3, 5)),          # CPUs to spare: a worker per replay, 15 in all
+    (64, 3, 6, {}, (3, 6)),          # no more threads than policies
+    (2, 3, 1, {}, (2, 1)),           # one policy: a replay per CPU
+    (2, 3, 6, {"processes": 3}, (3, 1)),
+    (8, 1, 6, {"threads": 3}, (1, 3)),
+])
+def test_replays_and_threads_share_the_cpus(monkeypatch, cpus, jobs, policies, given, want):
+    from replay.study import parallel
+    monkeypatch.setattr(parallel, "cpu_count", lambda: cpus)
+    assert parallel.plan(jobs, policies, **given) == want

@@ -79,7 +79,8 @@ def _output(value: str | None, option: str, suffix: str, names: list[str]) -> Pa
               metavar="[PATH]", help="Write every result, timelines included "
               "[PATH default: reports/<trace>-<date>.json].")
 @click.option("--jobs", default=None, type=click.IntRange(1),
-              help="Replays run at once, one process each [default: one per CPU].")
+              help="Replays run at once, one worker process each [default: as many as the "
+              "CPUs the policies of one replay leave idle].")
 @click.option("--quiet", is_flag=True, help="No tables, no progress.")
 def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quiet, threads,
             chunk_rows, **opts) -> None:
