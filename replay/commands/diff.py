@@ -98,8 +98,8 @@ def csv_out(d: Diff) -> str:
 @click.argument("a", metavar="A.json", type=click.Path(dir_okay=False))
 @click.argument("b", metavar="B.json", type=click.Path(dir_okay=False))
 @click.option("--threshold", default="0%", show_default=True,
-              help="A counter moved when it changed by more than this percent (from or to "
-              "0: always).")
+              help="A counter moved when it changed by more than this percent (from 0: "
+              "always).")
 @click.option("--all", "show_all", is_flag=True, help="List unchanged counters too.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True)
