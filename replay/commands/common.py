@@ -269,11 +269,13 @@ def settings_options(f):
 # ---------------------------------------------------------------- outputs
 
 
-def check_output(path: str | os.PathLike, option: str, suffixes: tuple[str, ...]) -> Path:
+def check_output(path: str | os.PathLike, option: str,
+                 suffixes: tuple[str, ...] | None = None) -> Path:
     """An output file we may write: its folder exists and is writable, it is not a folder,
-    and its name ends as the option expects (so `--html kvscan` is not taken as a path)."""
+    and its name ends as the option expects, when it says (so `--html kvscan` is not taken
+    as a path)."""
     p = Path(path).expanduser()
-    if not p.name.lower().endswith(suffixes):
+    if suffixes and not p.name.lower().endswith(suffixes):
         raise SettingsError(f"{option} {os.fspath(path)!r} does not end in "
                             f"{' or '.join(suffixes)}")
     if p.is_dir():

@@ -110,7 +110,7 @@ def COMMAND(trace, memory_limit, policies, json_out, quiet, chunk_rows, threads,
     kw = sim_options(opts)
     config_from_options(opts, MIN_MEMORY_LIMIT)          # every setting checked before work
     if json_out:
-        check_output(json_out, "--json", ("",))
+        check_output(json_out, "--json")
     tr = open_trace(find_trace(trace))
     fp = trace_footprint(tr)
     cfg = config_from_options(opts, limit.bytes_for(fp.bytes))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections import OrderedDict
 
 from replay.report.figures import (
@@ -76,8 +77,13 @@ def _img(svg: str, name: str, alt: str) -> str:
             f'src="data:image/svg+xml;base64,{data}">')
 
 
+def _slug(text: str) -> str:
+    """An id for a fragment link: letters, digits, '.', '_' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
+
+
 def _anchor(replay: dict) -> str:
-    return f"r-{replay['trace_name']}-{replay['memory_limit']['bytes']}".replace(" ", "-")
+    return _slug(f"r-{replay['trace_name']}-{replay['memory_limit']['bytes']}")
 
 
 def grid_html(grid: Grid, header: str = "") -> str:
@@ -147,7 +153,7 @@ def report_html(doc: dict, policy_summaries: dict[str, str] | None = None) -> st
             'policies</a></li><li><a href="#traces">Traces</a></li>')]
     for name, rps in by_trace.items():
         if len(rps) > 1:
-            toc.append(f'<li><a href="#curves-{_e(name)}">{_e(name)} across memory limits'
+            toc.append(f'<li><a href="#curves-{_slug(name)}">{_e(name)} across memory limits'
                        "</a></li>")
         for rp in rps:
             toc.append(f'<li><a href="#{_anchor(rp)}">{_e(replay_title(rp))}</a></li>')
@@ -192,7 +198,7 @@ def report_html(doc: dict, policy_summaries: dict[str, str] | None = None) -> st
             continue
         svg = limit_curves_figure(rps, colours)
         if svg:
-            body.append(f'<h2 id="curves-{_e(name)}">{_e(name)} across memory limits</h2>')
+            body.append(f'<h2 id="curves-{_slug(name)}">{_e(name)} across memory limits</h2>')
             body.append('<p class="caption">Each figure against the memory limit, one line per '
                         "policy: the curves a cache simulator draws for miss ratios. An x "
                         "marks a policy OOM-killed at that limit (its figures stop at the "
