@@ -161,7 +161,12 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
     if html_path is not None:
         from replay.report.html import report_html
         summaries = {name: p.summary for name, p in available().items()}
-        write_text_atomic(html_path, report_html(doc, summaries))
+        if err.is_terminal and not quiet:
+            with err.status("drawing the report's figures"):
+                page = report_html(doc, summaries)
+        else:
+            page = report_html(doc, summaries)
+        write_text_atomic(html_path, page)
         if not quiet:
             click.echo(f"wrote report {html_path}", err=True)
     if any(every_policy_killed(rp) for rp in replays):
