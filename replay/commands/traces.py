@@ -40,7 +40,8 @@ def COMMAND(as_json: bool) -> None:
         out.print(f"no trace in {folder}" + ("" if folder.is_dir() else " (no such folder)")
                   + f"; drop a .parquet trace there (or set {TRACES_ENV})", highlight=False)
         return
-    t = Table(title=f"traces in {folder}", title_justify="left", box=box.SIMPLE_HEAD)
+    t = Table(title=f"traces in {folder}", title_justify="left", box=box.SIMPLE_HEAD,
+              show_edge=False, pad_edge=False)
     t.add_column("name", style="bold", no_wrap=True)
     for col in ("accesses", "pages", "footprint", "writes", "contents", "duration"):
         t.add_column(col, justify="right")
