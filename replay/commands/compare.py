@@ -95,15 +95,15 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
     pols = resolve_policies(policies)
     kw = sim_options(opts)
     config_from_options(opts, MIN_MEMORY_LIMIT)          # every setting checked before work
+    names = [trace_name(t) for t in traces]
+    html_path = _output(html_out, "--html", "html", names)
+    json_path = _output(json_out, "--json", "json", names)
     paths = []
     for t in traces:
         p = find_trace(t)
         if any(p.resolve() == q.resolve() for q in paths):
             raise SettingsError(f"trace {t} is given twice")
         paths.append(p)
-    names = [trace_name(p) for p in paths]
-    html_path = _output(html_out, "--html", "html", names)
-    json_path = _output(json_out, "--json", "json", names)
     err = Console(stderr=True)
     opened = [open_trace(p) for p in paths]
     footprints = []
