@@ -87,7 +87,8 @@ class _Rate(ProgressColumn):
 
 class _Count(ProgressColumn):
     def render(self, task) -> Text:
-        return Text(f"{int(task.completed):>13,} / {int(task.total or 0):,} accesses",
+        total = f"{int(task.total or 0):,}"
+        return Text(f"{int(task.completed):>{len(total)},}/{total} accesses",
                     style="progress.download")
 
 
@@ -95,10 +96,12 @@ class BarReporter(Reporter):
     """A rich progress bar per replay (accesses read, rate, time left), on stderr."""
 
     def __init__(self, jobs: list[ReplayJob], console: Console | None = None) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+        console = console or Console(stderr=True)
+        # the bar takes what the other columns leave, up to 40 characters
+        self.progress = Progress(TextColumn("{task.description}"),
+                                 BarColumn(bar_width=max(10, min(40, console.width - 70))),
                                  TaskProgressColumn(), _Count(), _Rate(),
-                                 TimeRemainingColumn(),
-                                 console=console or Console(stderr=True))
+                                 TimeRemainingColumn(), console=console)
         width = max(len(j.label) for j in jobs)
         self.tasks = [self.progress.add_task(f"{j.label:<{width}}", total=j.accesses,
                                              start=False) for j in jobs]
