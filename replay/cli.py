@@ -16,6 +16,9 @@ COMMAND_MODULES = (
     "replay.commands.gen",
     "replay.commands.info",
     "replay.commands.run",
+    "replay.commands.compare",
+    "replay.commands.diff",
+    "replay.commands.traces",
     "replay.commands.policies",
     "replay.commands.validate",
     "replay.commands.calibrate",
@@ -35,22 +38,29 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: a ReplayError is one line on stderr and exit code 2, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="replay", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="replay", standalone_mode=False)
     except ReplayError as e:
         click.echo(f"replay: error: {e.one_line()}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("replay: interrupted", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as e:
+        e.show()                      # `replay` alone: the help, as click shows it
+        return e.exit_code
+    except click.UsageError as e:
+        where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"replay: error: {e.format_message()}{where}", err=True)
+        return e.exit_code
     except click.ClickException as e:
-        e.show()
+        click.echo(f"replay: error: {e.format_message()}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("replay: interrupted", err=True)
         return 130
     except BrokenPipeError:
         return 0
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -124,3 +124,33 @@ def hand_trace(tmp_path):
                                             "hand-set sizes"))
 
     return make
+
+
+# ---------------------------------------------------------------- replay compare
+
+@dataclass
+class Compared:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    doc: dict
+    html: Path
+
+
+@pytest.fixture(scope="session")
+def compared(tmp_path_factory, zipf_trace) -> Compared:
+    """`replay compare` of the small Zipf trace at two memory limits (one a percent of its
+    footprint): replayed in two worker processes (--jobs), run as its own process with
+    stdout a pipe,
+    writing the JSON document and the HTML report."""
+    import json
+    import subprocess
+    import sys
+    out = tmp_path_factory.mktemp("compare")
+    argv = [sys.executable, "-m", "replay.cli", "compare", str(zipf_trace),
+            "--memory-limit", "40%", "--memory-limit", "6M", "--jobs", "2",
+            "--json", str(out / "zipf.json"), "--html", str(out / "zipf.html")]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    doc = json.loads((out / "zipf.json").read_text()) if p.returncode == 0 else {}
+    return Compared(argv, p.returncode, p.stdout, p.stderr, doc, out / "zipf.html")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from replay.commands.common import wrote_trace_line
 from replay.gen import DEFAULT_CONTENT, PATTERNS, generate_to
 from replay.units import parse_size
 
@@ -37,3 +38,4 @@ def COMMAND(pattern, output, accesses, pages, size, seed, write_fraction, alpha,
                 write_fraction=write_fraction, alpha=alpha, phases=phases, content=content,
                 content_run_pages=content_run, ns_per_access=ns_per_access,
                 hugepage=not no_hugepage)
+    click.echo(wrote_trace_line(output), err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
+from replay.commands.common import wrote_trace_line
 from replay.importers import FORMATS, run_import
 
 _FORMATS_HELP = """\b
@@ -72,3 +73,4 @@ def COMMAND(ctx: click.Context, fmt: str, src: str, output: str, **options) -> N
     if "pid" in given:
         given["pid"] = tuple(given["pid"])
     run_import(fmt, src, output, given)
+    click.echo(wrote_trace_line(output), err=True)

@@ -9,16 +9,17 @@ from rich.console import Console
 from rich.table import Table
 
 from replay.info import trace_summary
+from replay.study.folders import find_trace
 from replay.trace import open_trace
 from replay.units import format_size
 
 
 @click.command("info")
-@click.argument("trace", type=click.Path(dir_okay=False))
+@click.argument("trace")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object to stdout.")
 def COMMAND(trace: str, as_json: bool) -> None:
     """Summarise TRACE: accesses, distinct pages, duration, writes, contents, source."""
-    s = trace_summary(open_trace(trace))
+    s = trace_summary(open_trace(find_trace(trace)))
     if as_json:
         click.echo(json.dumps(s, indent=2))
         return

@@ -10,97 +10,25 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from replay.atomic import write_json_atomic
-from replay.engine import run_document, simulate
-from replay.errors import SettingsError
-from replay.model.config import (
-    BACKENDS,
-    FIRST_READ,
-    MEMCG_VERSIONS,
-    OOM_MODES,
-    RECLAIM_MODES,
-    ModelConfig,
+from replay.commands.common import (
+    DEFAULT_MEMORY_LIMIT,
+    MIN_MEMORY_LIMIT,
+    check_output,
+    config_from_options,
+    parse_memory_limit,
+    resolve_policies,
+    settings_options,
+    sim_options,
 )
-from replay.policies import DEFAULT_POLICIES
+from replay.engine import run_document, simulate, trace_header
+from replay.policies import available
+from replay.report.document import replay_entry
+from replay.report.notes import every_policy_killed, replay_notes
+from replay.report.render import output_console
+from replay.study.folders import find_trace
+from replay.study.footprint import trace_footprint
 from replay.trace import open_trace
-from replay.units import format_size, parse_size
-
-
-def parse_mthp(text: str) -> tuple[int, ...]:
-    """'16K,64K' -> (16, 64); 'none' -> ()."""
-    if text.strip().lower() in ("none", "off", ""):
-        return ()
-    sizes = []
-    for part in text.split(","):
-        b = parse_size(part.strip(), "--mthp size")
-        if b % 1024:
-            raise SettingsError(f"--mthp size {part!r} is not a whole number of KiB")
-        sizes.append(b // 1024)
-    return tuple(sorted(set(sizes)))
-
-
-def config_from_options(o: dict) -> ModelConfig:
-    pool = o["zswap_max_pool"]
-    pool_percent, pool_bytes = 20, None
-    if pool:
-        if pool.endswith("%"):
-            try:
-                pool_percent = int(pool[:-1])
-            except ValueError:
-                raise SettingsError(f"--zswap-max-pool {pool!r} is not a percent") from None
-        else:
-            pool_bytes = parse_size(pool, "--zswap-max-pool")
-    cfg = ModelConfig(
-        memory_limit_bytes=parse_size(o["memory_limit"], "--memory-limit"),
-        mthp_sizes_kb=parse_mthp(o["mthp"]), thp_enabled=o["thp"], backend=o["backend"],
-        ram_bytes=parse_size(o["ram"], "--ram"), zswap_max_pool_percent=pool_percent,
-        zswap_max_pool_bytes=pool_bytes, swap_bytes=parse_size(o["swap_size"], "--swap-size"),
-        page_cluster=o["page_cluster"], rotational=o["rotational"], reclaim=o["reclaim"],
-        memcg=o["memcg"], first_read=o["first_read"], charge_guard=o["charge_guard"],
-        zswap_ever_enabled=not o["zswap_never_enabled"], compressor=o["compressor"],
-        hugepage_default=o["hugepage_default"],
-        memcg_zswap_max_bytes=(parse_size(o["zswap_max"], "--zswap-max")
-                               if o["zswap_max"] not in (None, "max") else None),
-        zswap_writeback=o["zswap_writeback"], oom=o["oom"],
-        zswap_shrinker=o["zswap_shrinker"],
-    )
-    return cfg.validate()
-
-
-_TIME_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
-
-
-def parse_window(text: str | None) -> tuple[int | None, int | None]:
-    """--timeline-window: '100000' accesses, or a simulated time '10ms', '1s', '500us'."""
-    if text is None:
-        return None, None
-    t = text.strip().lower()
-    for unit in ("ns", "us", "ms", "s"):
-        if t.endswith(unit):
-            try:
-                v = float(t[: -len(unit)])
-            except ValueError:
-                break
-            if v <= 0:
-                break
-            return None, max(1, int(v * _TIME_UNITS_NS[unit]))
-    else:
-        if t.isdigit() and int(t) > 0:
-            return int(t), None
-    raise SettingsError(f"--timeline-window {text!r} is not a number of accesses or a time "
-                        "like 10ms, 1s, 500us")
-
-
-def sim_options(o: dict) -> dict:
-    """simulate() keyword arguments from the cost, TLB and timeline options."""
-    unit = parse_size(o["compression_unit"], "--compression-unit")
-    if unit not in (4 << 10, 16 << 10, 64 << 10):
-        raise SettingsError(f"--compression-unit {o['compression_unit']!r} is not 4K, 16K "
-                            "or 64K")
-    accesses, ns = parse_window(o["timeline_window"])
-    return {"cost_model": o["cost_model"], "device": o["device_costs"],
-            "compression_unit_kb": unit // 1024, "tlb": o["tlb"], "tlb_shadow": o["tlb_shadow"],
-            "timeline_accesses": accesses, "timeline_ns": ns, "threads": o["threads"]}
-
+from replay.units import format_size
 
 ROWS = [
     ("pgfault", "counters"), ("pgmajfault", "counters"), ("swpin (large)", None),
@@ -165,98 +93,49 @@ def results_table(doc: dict) -> Table:
 
 
 @click.command("run")
-@click.argument("trace", type=click.Path(dir_okay=False))
-@click.option("--policy", "policies", multiple=True,
-              help="Swap-in policy (repeatable); default: every built-in policy but mainline.")
-@click.option("--memory-limit", default="64M", show_default=True,
-              help="memcg limit (bytes or K/M/G).")
-@click.option("--mthp", default="64K", show_default=True,
-              help="Enabled mTHP sizes, e.g. 16K,32K,64K, or none.")
-@click.option("--thp", type=click.Choice(["always", "madvise"]), default="always",
-              show_default=True, help="Those sizes 'always', or only in MADV_HUGEPAGE regions.")
-@click.option("--hugepage-default/--no-hugepage-default", default=False, show_default=True,
-              help="Take mappings without a regions sidecar as MADV_HUGEPAGE.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="zswap", show_default=True)
-@click.option("--compressor", default="lz4", show_default=True,
-              help="Codec for page sizes: lz4, zstd, zstd-N, lzo, deflate.")
-@click.option("--zswap-max-pool", default=None,
-              help="zswap pool limit: a size (e.g. 256M) or a percent of --ram (default 20%).")
-@click.option("--ram", default="24G", show_default=True, help="RAM for max_pool_percent.")
-@click.option("--swap-size", default="8G", show_default=True, help="Swap device size.")
-@click.option("--page-cluster", default=3, show_default=True, type=click.IntRange(0, 31))
-@click.option("--rotational/--no-rotational", default=False, show_default=True,
-              help="Rotational swap device (cluster readahead instead of VMA readahead).")
-@click.option("--reclaim", type=click.Choice(RECLAIM_MODES), default="linux",
-              show_default=True)
-@click.option("--memcg", type=click.Choice(MEMCG_VERSIONS), default="v2", show_default=True,
-              help="v2 charges the zswap pool to the memcg; v1 does not.")
-@click.option("--zswap-max", default=None,
-              help="cgroup v2 memory.zswap.max of the memcg (a size, or max).")
-@click.option("--zswap-writeback/--no-zswap-writeback", default=True, show_default=True,
-              help="cgroup v2 memory.zswap.writeback: may zswap write entries back.")
-@click.option("--zswap-shrinker/--no-zswap-shrinker", default=False, show_default=True,
-              help="zswap.shrinker_enabled: memcg reclaim writes zswap entries back "
-              "(cgroup v2; v1 charges no zswap statistics to the memcg, so it never does).")
-@click.option("--first-read", type=click.Choice(FIRST_READ), default="zero-page",
-              show_default=True)
-@click.option("--charge-guard", is_flag=True,
-              help="Barry Song's memcg charge-margin guard, for every policy of the run.")
-@click.option("--oom", type=click.Choice(OOM_MODES), default="kill", show_default=True,
-              help="When the memcg cannot make room: the OOM kill ends that policy's replay "
-              "(as the kernel kills the workload), or the charge is forced and it goes on.")
-@click.option("--zswap-never-enabled", is_flag=True,
-              help="For the mainline policy: zswap's static key was never set since boot.")
-@click.option("--cost-model", type=click.Path(dir_okay=False), default=None,
-              help="Cost model JSON (replay calibrate -o); default: the shipped one.")
-@click.option("--device-costs", type=click.Choice(["nvme", "hdd"]), default=None,
-              help="Swap device latency and bandwidth [default: hdd with --rotational, "
-              "else nvme].")
-@click.option("--compression-unit", default="4K", show_default=True,
-              help="Compression unit: 4K (zswap, zram today), or 16K or 64K units of large "
-              "folios (the zsmalloc multi-page RFC; a partial read decompresses the unit).")
-@click.option("--tlb", default="x86", show_default=True,
-              help="TLB model: x86, arm64, none, or a preset (zen2, zen4, neoverse-n1, "
-              "neoverse-n2, neoverse-v2).")
-@click.option("--tlb-shadow", type=click.Choice(["exact", "shared", "off"]), default="exact",
-              show_default=True,
-              help="4K-only baseline TLB for the cycles saved: one per policy (doubles the "
-              "TLB's cost), one shared by all policies (misses reclaim and copy-on-write "
-              "flushes), or none.")
-@click.option("--timeline-window", default=None,
-              help="Timeline windows: N accesses, or a simulated time such as 10ms "
-              "[default: ~500 windows of accesses].")
-@click.option("--threads", default=None, type=click.IntRange(1),
-              help="Policies replayed side by side [default: one per CPU].")
-@click.option("--chunk-rows", default=1 << 20, show_default=True, type=click.IntRange(1),
-              hidden=True)
+@click.argument("trace")
+@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True,
+              help="memcg limit: a percent of the trace's footprint (pages it reads or "
+              "writes) or a size (K/M/G).")
+@settings_options
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Write the results document here (atomically).")
 @click.option("--quiet", is_flag=True, help="No table, no progress.")
-def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
-    """Replay TRACE through the model under each swap-in policy."""
-    cfg = config_from_options(opts)
+def COMMAND(trace, memory_limit, policies, json_out, quiet, chunk_rows, threads,
+            **opts) -> None:
+    """Replay TRACE (a file, or a name in traces/) through the model under each swap-in
+    policy. Exits 1 when every policy was OOM-killed."""
+    limit = parse_memory_limit(memory_limit)
+    pols = resolve_policies(policies)
     kw = sim_options(opts)
-    tr = open_trace(trace)
-    pols = list(policies) or list(DEFAULT_POLICIES)
+    config_from_options(opts, MIN_MEMORY_LIMIT)          # every setting checked before work
+    if json_out:
+        check_output(json_out, "--json")
+    tr = open_trace(find_trace(trace))
+    fp = trace_footprint(tr)
+    cfg = config_from_options(opts, limit.bytes_for(fp.bytes))
     show = not quiet and sys.stderr.isatty()
     if show:
         with Progress(TextColumn("replaying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       TimeRemainingColumn(), console=Console(stderr=True),
                       transient=True) as bar:
             task = bar.add_task("replay", total=tr.num_accesses)
-            results = simulate(tr, cfg, pols, chunk_rows=chunk_rows,
-                               progress=lambda n: bar.update(task, completed=n), **kw)
+            results = simulate(tr, cfg, pols, chunk_rows=chunk_rows or 1 << 20,
+                               progress=lambda n: bar.update(task, completed=n),
+                               threads=threads, **kw)
     else:
-        results = simulate(tr, cfg, pols, chunk_rows=chunk_rows, **kw)
+        results = simulate(tr, cfg, pols, chunk_rows=chunk_rows or 1 << 20, threads=threads,
+                           **kw)
     doc = run_document(tr, results)
     if json_out:
         write_json_atomic(json_out, doc)
+    entry = replay_entry(trace_header(tr), fp.to_dict(), limit.text, cfg.memory_limit_bytes,
+                         results)
     if not quiet:
-        console = Console()
+        console = output_console()
         console.print(results_table(doc))
-        killed = [r["policy"] for r in results if r["derived"].get("oom_killed")]
-        if killed:
-            console.print(f"OOM killed under {', '.join(killed)}: the memcg could not make "
-                          "room (on cgroup v2 its own zswap pool is charged to it). See "
-                          "--zswap-shrinker, --zswap-max, --memory-limit, or --oom continue "
-                          "to replay on.", style="red", highlight=False)
+        for note in replay_notes(entry, list(available())):
+            console.print(f"note: {note}", style="red" if "OOM" in note else None,
+                          highlight=False)
+    if every_policy_killed(entry):
+        raise click.exceptions.Exit(1)
