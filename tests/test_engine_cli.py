@@ -177,3 +177,25 @@ def test_swapin_1g_large_policies_swap_in_64k_folios_with_fewer_major_faults(cap
         assert r["counters"]["swap_ra"] == 0
         assert r["counters"]["zswpin"] == pages - 16 * zero_folios
     assert res["full-zswap"]["per_size"]["64kB"]["swpin"] <= folios - zero_folios
+
+
+def test_help_lists_every_verb_with_its_own_line_without_loading_them():
+    """`replay --help` comes from the table in replay/cli.py (the verbs' modules, and
+    numpy with them, load only when a verb runs): the table's lines are the verbs' own."""
+    import importlib
+    import subprocess
+    import sys
+
+    from replay.cli import COMMANDS
+    for name, (module, line) in COMMANDS.items():
+        command = importlib.import_module(module).COMMAND
+        assert command.name == name
+        assert command.get_short_help_str(70) == line, name
+    probe = ("import sys; from replay.cli import main; code = main(['--help']); "
+             "print('loaded', sorted(m for m in ('numpy', 'pyarrow', 'replay.engine') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert "loaded []" in out
+    for name in COMMANDS:
+        assert f"  {name} " in out
