@@ -1,36 +1,36 @@
-"""Replay engine speed against its targets, in one run on the same traces (prints a table).
+"""The replay engine's speed and memory against its targets, measured in one run (prints a table).
 
-1. exact-lru (one policy, zram, no mTHP: the cache-simulator mode) against libCacheSim's
-   LRU through its Python package (C replay loop fed a raw int64 file of page ids), same
-   capacity; miss counts side by side (LRU misses - cold misses must equal pgmajfault).
-   Target: exact-lru >= 10x libCacheSim's accesses per second. For scale, a bare LRU: a
-   compiled doubly linked list over the same dense ids and nothing else (no page states,
-   no swap, no counters), i.e. the speed of memory itself for an exact LRU of this trace
-   on this machine: no exact-LRU replay of it can be faster.
-2. The full model with every built-in policy (64M memcg, 64K mTHP, zswap), replayed in
-   lockstep with the TLB model on (as `replay run`), one thread: engine seconds per
-   policy. Also on the bundled recorded program (traces/kvscan.parquet, 24M). Target:
-   >= 20 M accesses/s. On cgroup v2 the zswap pool is charged to the memcg, and over a
-   1 M-page footprint the 64M memcg fills with its own pool (shrinker off): the kernel
-   OOM-kills the workload, and so does the model (oom=kill: that policy's replay ends).
-   So cgroup v2 is shown with memory.zswap.max 16M (the pool stays within the limit,
-   zswap writes back to the device), with the zswap shrinker (memcg reclaim writes
-   entries back), with --oom continue (the forced charges: reclaim retries on nearly
-   every fault), and cgroup v1; also without the TLB model (the
-   kernel model alone), per fault, and with a memcg that holds everything.
-3. `replay run` end to end on a 20 M-access trace, in this process (Python start-up and
-   numba's cache load excluded by a warm-up run on a small trace): one policy, and with
-   --run-all-policies the default policy set too. Target: >= 10 M accesses/s.
-4. Peak memory: max RSS of a `replay run` process on 5 M and on 20 M accesses of the same
-   pattern and footprint. Target: independent of trace length.
-5. Where the time goes: reading the trace + dense ids alone, against the compiled loop.
+Every figure is measured here, in this run, on the same traces; the machine is
+shared and noisy, so the targets that are ratios (hit path against a bare LRU,
+exact-lru against libCacheSim, N cores against one, against an older build) are
+the ones to trust. Sections (--skip to leave some out):
 
-Traces: Zipf(1.0) over 1 M pages (`replay gen zipf --pages 1000000`), cached in
---cache (default: $TMPDIR/folio-replay-bench). The machine is shared and noisy: compare
-ratios within one run.
+  start    `replay --help`; `replay run` of a 100k-access trace with every policy,
+           both in a new process (median of 5)
+  hits     the hit path: a Zipf trace over 1 M pages replayed twice in a memcg that
+           holds it, the second pass (all hits), engine ns per access, against a bare
+           LRU's second pass over the same ids (an int32 doubly linked list,
+           replay._mm.lru_reference)
+  faults   the order-0 fault path: Zipf(1.0) over 1 M pages, 64M cgroup v1 memcg,
+           order0-fallback, TLB off: engine ns per fault (all-in, and less the hit
+           cost per access); the full model with the TLB on, M accesses/s (and, with
+           --baseline, against an older checkout on the same trace)
+  tlb      the TLB model inside the engine: engine ns per access with the TLB (and its
+           exact 4K-only shadow) on, less with it off, in a memcg that holds the trace
+  lru      --reclaim exact-lru (zram, no mTHP, first read allocates, page-cluster 0,
+           TLB off: the model is then a plain LRU) against libCacheSim's LRU, same
+           capacities, misses compared
+  cores    N policies on N cores (threads) against one policy on one
+  memory   peak RSS of `replay run` on 5 M and 60 M accesses of one pattern; model
+           bytes per touched page; peak RSS on a trace with one access in each of
+           100,000 separate 2 MiB blocks
 
-    python benchmarks/bench_engine.py [--accesses 10000000] [--capacities 25000,100000]
-                                      [--quick] [--skip lru,model,run,memory]
+    python benchmarks/bench_engine.py [--quick] [--skip start,hits,...] [--baseline DIR]
+                                      [--cache DIR]
+
+--baseline DIR: a checkout (with its build, e.g. `pip install -e` or `python setup.py
+build_ext --inplace` done there) whose engine is timed on the same fault-path trace in a
+child process (PYTHONPATH=DIR), for the "x today's figure" target.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,99 +46,57 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
+from replay import _mm
 from replay.engine import simulate
 from replay.gen import generate_to
 from replay.model.config import ModelConfig
-from replay.policies import BUILTIN
-from replay.trace import PAGE_SIZE, open_trace
+from replay.trace import PAGE_SIZE, TraceMeta, open_trace, write_trace
 
-PAGES = 1_000_000
+ROOT = Path(__file__).resolve().parents[1]
+PEAK = ("import sys; from replay.cli import main; rc = main(sys.argv[1:]); "
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1],"
+        " file=sys.stderr); sys.exit(rc)")
 
 
-def zipf_trace(cache: Path, accesses: int, seed: int = 1) -> Path:
-    path = cache / f"zipf-a1.0-{PAGES}p-{accesses}.parquet"
+def zipf(cache: Path, accesses: int, pages: int, seed: int = 1) -> Path:
+    path = cache / f"zipf-a1.0-{pages}p-{accesses}.parquet"
     if not path.exists():
-        t = time.perf_counter()
-        generate_to(path, "zipf", accesses=accesses, pages=PAGES, alpha=1.0, seed=seed)
-        print(f"  generated {path.name} in {time.perf_counter() - t:.1f} s", flush=True)
+        generate_to(path, "zipf", accesses=accesses, pages=pages, alpha=1.0, seed=seed)
     return path
 
 
-def dense_id_file(trace_path: Path) -> tuple[Path, int, float]:
-    """The trace's page ids as a raw little-endian int64 file (libCacheSim's input);
-    also the number of distinct pages and the seconds one read + dense-id pass took."""
-    out = trace_path.with_suffix(".ids.bin")
-    t = time.perf_counter()
-    tr = open_trace(trace_path)
-    parts = [tr.dense_ids(ch) for ch in tr.iter_chunks()]
-    read_s = time.perf_counter() - t
-    ids = np.concatenate(parts)
-    if not out.exists():
-        tmp = out.with_suffix(".tmp")
-        ids.astype("<i8").tofile(tmp)
-        os.replace(tmp, out)
-    return out, len(np.unique(ids)), read_s
+def sparse_blocks(cache: Path, blocks: int = 100_000) -> Path:
+    """One write in each of ``blocks`` separate 2 MiB blocks."""
+    path = cache / f"sparse-{blocks}-blocks.parquet"
+    if not path.exists():
+        vpn = np.arange(blocks, dtype=np.int64) * 3 * 512 + (1 << 28)
+        write_trace(path, TraceMeta(source_format="bench", description="one access per block"),
+                    np.arange(blocks, dtype=np.int64), vpn, np.ones(blocks, np.uint8))
+    return path
 
 
-def libcachesim_lru(ids_path: Path, n: int, capacity: int) -> tuple[int, float]:
-    """(misses, seconds of the replay alone) of libCacheSim's LRU."""
-    import libcachesim as lcs
-    assert capacity >= 1                       # bad arguments abort the process
-    params = lcs.ReaderInitParam(binary_fmt_str="<q", ignore_obj_size=True)
-    params.obj_id_field = 1
-    reader = lcs.TraceReader(str(ids_path), lcs.TraceType.BIN_TRACE, params)
-    cache = lcs.LRU(capacity, hashpower=20)
-    t = time.perf_counter()
-    miss_ratio, _ = cache.process_trace(reader)
-    return round(miss_ratio * n), time.perf_counter() - t
+def dense_ids(path: Path) -> np.ndarray:
+    t = open_trace(path)
+    return np.concatenate([t.dense_ids(ch) for ch in t.iter_chunks()]).astype(np.int64)
 
 
-@njit(cache=True)
-def bare_lru(ids: np.ndarray, n: int, capacity: int) -> int:
-    """Misses of a plain LRU of ``capacity`` pages over dense ids < n: a doubly linked
-    list in two int64 arrays and a residency byte per page, nothing else."""
-    prev = np.full(n, -1, np.int64)
-    nxt = np.full(n, -1, np.int64)
-    resident = np.zeros(n, np.uint8)
-    head = tail = -1
-    size = misses = 0
-    for i in range(ids.shape[0]):
-        p = ids[i]
-        if resident[p]:
-            if p != head:                       # move to the front
-                a, b = prev[p], nxt[p]
-                nxt[a] = b
-                if b >= 0:
-                    prev[b] = a
-                else:
-                    tail = a
-                prev[p] = -1
-                nxt[p] = head
-                prev[head] = p
-                head = p
-            continue
-        misses += 1
-        if size == capacity:                    # evict the tail
-            t = tail
-            tail = prev[t]
-            if tail >= 0:
-                nxt[tail] = -1
-            else:
-                head = -1
-            resident[t] = 0
-            size -= 1
-        resident[p] = 1
-        prev[p] = -1
-        nxt[p] = head
-        if head >= 0:
-            prev[head] = p
-        else:
-            tail = p
-        head = p
-        size += 1
-    return misses
+def engine(path, cfg: ModelConfig, policies=("order0-fallback",), **kw) -> list[dict]:
+    return simulate(path, cfg, list(policies), timeline=False, **kw)
+
+
+def process(argv: list[str], env=None, runs: int = 5) -> tuple[float, int]:
+    """Median wall seconds and the largest peak RSS (bytes) of a new process, over runs."""
+    walls, peaks = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        p = subprocess.run([sys.executable, "-c", PEAK, *argv], capture_output=True, text=True,
+                           env=env, check=False)
+        walls.append(time.perf_counter() - t)
+        if p.returncode:
+            raise SystemExit(f"replay {' '.join(argv)} failed: {p.stderr.strip()[-500:]}")
+        peaks.append(int(p.stderr.strip().splitlines()[-1]) * 1024)
+    return statistics.median(walls), max(peaks)
 
 
 def exact_lru(capacity: int) -> ModelConfig:
@@ -145,239 +104,232 @@ def exact_lru(capacity: int) -> ModelConfig:
                        backend="zram", page_cluster=0, memory_limit_bytes=capacity * PAGE_SIZE)
 
 
-def full_model(**kw) -> ModelConfig:
-    """64M memcg, 64K mTHP, zswap (cgroup v2 unless told: the pool is charged to the memcg)."""
-    return ModelConfig(**{"memory_limit_bytes": 64 << 20, "mthp_sizes_kb": (64,),
-                          "backend": "zswap", **kw})
+def v1_64m(**kw) -> ModelConfig:
+    return ModelConfig(**{"memory_limit_bytes": 64 << 20, "memcg": "v1", **kw})
 
 
-def peak_rss_bytes(argv: list[str]) -> tuple[int, float]:
-    """Max RSS (bytes) and wall seconds of a child process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode() if p.stderr else ""
-    if p.returncode:
-        raise SystemExit(f"{' '.join(argv)} failed: {err}")
-    return usage.ru_maxrss * 1024, wall
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, what: str, figure: str, target: str = "", verdict: str = "") -> None:
+        self.rows.append((what, figure, target, verdict))
+        print(f"  {what}: {figure}" + (f"  [{target}: {verdict}]" if target else ""), flush=True)
+
+    def show(self) -> None:
+        w = [max(len(r[i]) for r in self.rows) for i in range(4)]
+        print("\n" + "  ".join(h.ljust(w[i]) for i, h in enumerate(
+            ("what", "measured", "target", "verdict"))))
+        for r in self.rows:
+            print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
 
 
-def mps(n: int, s: float) -> str:
-    return f"{n / s / 1e6:8.1f}" if s > 0 else "     inf"
-
-
-def verdict(ok: bool) -> str:
+def met(ok: bool) -> str:
     return "met" if ok else "MISSED"
+
+
+def section_start(t: Table, cache: Path) -> None:
+    print("\nstart-up (new processes, median of 5)", flush=True)
+    wall, _ = process(["--help"])
+    t.add("replay --help", f"{wall:.2f} s", "< 0.3 s", met(wall < 0.3))
+    small = zipf(cache, 100_000, 20_000)
+    wall, _ = process(["run", str(small), "--quiet", "--policy", "all"])
+    t.add("replay run, 100k accesses, every policy", f"{wall:.2f} s", "< 1 s", met(wall < 1.0))
+
+
+def twice(cache: Path, path: Path) -> Path:
+    """The trace's accesses replayed twice in a row (the second pass: hits only)."""
+    out = path.with_name(path.stem + "-twice.parquet")
+    if not out.exists():
+        t = open_trace(path)
+        vpn = np.concatenate([ch.vpn for ch in t.iter_chunks()])
+        op = np.concatenate([ch.op for ch in t.iter_chunks()])
+        write_trace(out, TraceMeta(source_format="bench", description="twice"),
+                    np.arange(2 * len(vpn), dtype=np.int64), np.r_[vpn, vpn], np.r_[op, op])
+    return out
+
+
+def section_hits(t: Table, cache: Path, n: int) -> float:
+    """The hit path: the second replay of a trace in a memcg that holds it, against the
+    bare LRU's second pass over the same ids (Zipf(1.0) over 1 M pages)."""
+    print("\nhit path (the second pass of a trace replayed twice, memcg holds it)", flush=True)
+    once = zipf(cache, n // 2, 1_000_000, seed=2)
+    both = twice(cache, once)
+    cfg = v1_64m(memory_limit_bytes=8 << 30)
+    e1 = engine(once, cfg, tlb=None)[0]["run"]["engine_seconds"]
+    e2 = engine(both, cfg, tlb=None)[0]["run"]["engine_seconds"]
+    ids = dense_ids(both)
+    half = len(ids) // 2
+    s = time.perf_counter()
+    _mm.lru_reference(ids[:half], 1 << 20)
+    b1 = time.perf_counter() - s
+    s = time.perf_counter()
+    _mm.lru_reference(ids, 1 << 20)
+    b2 = time.perf_counter() - s
+    eng, bare = (e2 - e1) / half * 1e9, (b2 - b1) / half * 1e9
+    t.add(f"bare LRU, hits ({half:,} accesses over 1 M pages)", f"{bare:.1f} ns/access")
+    t.add("engine, hits (TLB off)", f"{eng:.1f} ns/access", "<= 1.5x bare LRU",
+          f"{eng / bare:.2f}x {met(eng <= 1.5 * bare)}")
+    return eng
+
+
+def section_faults(t: Table, cache: Path, n: int, hit_ns: float, baseline: str | None) -> None:
+    print("\nfault path: Zipf(1.0) over 1 M pages, 64M cgroup v1, order0-fallback", flush=True)
+    path = zipf(cache, n, 1_000_000)
+    r = engine(path, v1_64m(), tlb=None)[0]
+    s, f = r["run"]["engine_seconds"], r["counters"]["pgfault"]
+    all_in = s / f * 1e9
+    marginal = (s - n * hit_ns * 1e-9) / f * 1e9
+    t.add(f"order-0 fault, TLB off ({f:,} faults, {r['counters']['pgmajfault']:,} major)",
+          f"{all_in:.0f} ns all-in, {marginal:.0f} ns less hits", "<= 250 ns",
+          met(marginal <= 250))
+    on = engine(path, v1_64m())[0]
+    rate = n / on["run"]["engine_seconds"] / 1e6
+    t.add("full model, TLB on", f"{rate:.2f} M accesses/s")
+    if baseline:
+        code = ("import json, sys; from replay.engine import simulate; "
+                "from replay.model.config import ModelConfig; "
+                f"r = simulate({str(path)!r}, ModelConfig(memory_limit_bytes=64 << 20, "
+                "memcg='v1'), ['order0-fallback'], timeline=False)[0]; "
+                "print(json.dumps(r['run']['engine_seconds']))")
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": baseline}, check=False)
+        if p.returncode:
+            t.add("baseline", "failed: " + p.stderr.strip().splitlines()[-1])
+        else:
+            base = n / json.loads(p.stdout.strip().splitlines()[-1]) / 1e6
+            t.add(f"  the same on {baseline}", f"{base:.2f} M accesses/s",
+                  ">= 3x that", f"{rate / base:.1f}x {met(rate >= 3 * base)}")
+
+
+def section_tlb(t: Table, cache: Path, n: int) -> None:
+    print("\nTLB model inside the engine (memcg holds the trace)", flush=True)
+    path = zipf(cache, n, 1_000_000)
+    cfg = v1_64m(memory_limit_bytes=8 << 30)
+    off = engine(path, cfg, tlb=None)[0]["run"]["engine_seconds"]
+    for label, kw in (("x86 with its exact 4K-only shadow (the default)", {}),
+                      ("x86, shadow off", {"tlb_shadow": "off"}),
+                      ("arm64 with its shadow", {"tlb": "arm64"})):
+        on = engine(path, cfg, **kw)[0]["run"]["engine_seconds"]
+        ns = (on - off) / n * 1e9
+        t.add(f"TLB model, {label}", f"{ns:.1f} ns/access", "<= 30 ns", met(ns <= 30))
+
+
+def libcachesim_lru(ids_path: Path, n: int, capacity: int) -> tuple[int, float] | None:
+    try:
+        import libcachesim as lcs
+    except ImportError:
+        return None
+    params = lcs.ReaderInitParam(binary_fmt_str="<q", ignore_obj_size=True)
+    params.obj_id_field = 1
+    reader = lcs.TraceReader(str(ids_path), lcs.TraceType.BIN_TRACE, params)
+    cache = lcs.LRU(capacity, hashpower=20)
+    s = time.perf_counter()
+    ratio, _ = cache.process_trace(reader)
+    return round(ratio * n), time.perf_counter() - s
+
+
+def section_lru(t: Table, cache: Path, n: int, capacities: list[int]) -> None:
+    print("\nexact-lru against libCacheSim's LRU", flush=True)
+    path = zipf(cache, n, 1_000_000)
+    ids = dense_ids(path)
+    ids_path = path.with_suffix(".ids.bin")
+    if not ids_path.exists():
+        ids.astype("<i8").tofile(ids_path)
+    for cap in capacities:
+        r = engine(path, exact_lru(cap), tlb=None)[0]
+        eng = r["run"]["engine_seconds"]
+        s = time.perf_counter()
+        bare_misses = _mm.lru_reference(ids, cap)
+        bare = time.perf_counter() - s
+        lcs = libcachesim_lru(ids_path, len(ids), cap)
+        misses = r["counters"]["pgfault"]
+        if lcs is None:
+            t.add(f"exact-lru, {cap:,} pages", f"{n / eng / 1e6:.1f} M/s (libCacheSim absent)")
+            continue
+        lcs_misses, lcs_s = lcs
+        same = lcs_misses == misses == bare_misses
+        t.add(f"libCacheSim LRU, {cap:,} pages", f"{n / lcs_s / 1e6:.1f} M/s",
+              "", f"miss ratio {lcs_misses / n:.3f}")
+        t.add(f"  bare LRU (the memory bound), {cap:,} pages", f"{n / bare / 1e6:.1f} M/s",
+              "", f"{lcs_s / bare:.1f}x libCacheSim")
+        t.add(f"  exact-lru engine, {cap:,} pages", f"{n / eng / 1e6:.1f} M/s",
+              ">= 10x libCacheSim, same misses",
+              f"{lcs_s / eng:.1f}x, misses {'identical' if same else 'DIFFER'} "
+              f"{met(lcs_s / eng >= 10 and same)}")
+
+
+def section_cores(t: Table, cache: Path, n: int) -> None:
+    cores = os.cpu_count() or 1
+    print(f"\n{cores} policies on {cores} cores", flush=True)
+    path = zipf(cache, n, 1_000_000)
+    cfg = v1_64m()
+    one = engine(path, cfg, ["hybrid-supported"], threads=1)[0]["run"]["total_seconds"]
+    pols = ["hybrid-supported"] * cores
+    s = time.perf_counter()
+    engine(path, cfg, pols, threads=cores)
+    many = time.perf_counter() - s
+    speedup = cores * one / many
+    t.add(f"{cores} policies, {cores} threads, against 1 policy on 1",
+          f"{speedup:.2f}x one core's throughput", f">= {0.8 * cores:.1f}x",
+          met(speedup >= 0.8 * cores))
+
+
+def section_memory(t: Table, cache: Path, small: int, large: int) -> None:
+    print("\nmemory (peak RSS of `replay run` in a new process)", flush=True)
+    peaks = {}
+    for n in (small, large):
+        path = zipf(cache, n, 1_000_000)
+        _, peaks[n] = process(["run", str(path), "--quiet", "--policy", "order0-fallback",
+                               "--memcg", "v1", "--memory-limit", "64M"], runs=1)
+        t.add(f"peak RSS, {n:,} accesses", f"{peaks[n] / 2**20:.0f} MiB")
+    growth = peaks[large] / peaks[small] - 1
+    t.add(f"  {large // small}x the accesses", f"{100 * growth:+.1f}% peak RSS",
+          "within 10%", met(abs(growth) <= 0.10))
+    t.add("model state per touched page per policy", f"{_mm.PAGE_RECORD_SIZE} bytes",
+          "<= 64 bytes", met(_mm.PAGE_RECORD_SIZE <= 64))
+    sparse = sparse_blocks(cache)
+    for pols in (["order0-fallback"], ["all"]):
+        _, peak = process(["run", str(sparse), "--quiet", "--memory-limit", "1G",
+                           *[a for p in pols for a in ("--policy", p)]], runs=1)
+        what = "one policy" if pols != ["all"] else "every policy"
+        t.add(f"peak RSS, 100,000 separate 2 MiB blocks, {what}", f"{peak / 2**20:.0f} MiB",
+              "< 200 MB" if what == "one policy" else "",
+              met(peak < 200e6) if what == "one policy" else "")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--accesses", type=int, default=10_000_000)
-    ap.add_argument("--run-accesses", type=int, default=20_000_000,
-                    help="trace length for `replay run` end to end and the 20 M memory run")
-    ap.add_argument("--small-accesses", type=int, default=5_000_000,
-                    help="the shorter trace of the memory comparison")
-    ap.add_argument("--capacities", default="25000,100000,400000",
-                    help="LRU capacities in pages (comma list)")
+    ap.add_argument("--quick", action="store_true", help="2 M accesses, memory on 1 M / 6 M")
+    ap.add_argument("--capacities", default="25000,100000,400000")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip")
+    ap.add_argument("--baseline", help="a checkout to time on the fault-path trace too")
     ap.add_argument("--cache", type=Path,
                     default=Path(tempfile.gettempdir()) / "folio-replay-bench")
-    ap.add_argument("--quick", action="store_true", help="1 M / 2 M / 0.5 M accesses")
-    ap.add_argument("--run-all-policies", action="store_true",
-                    help="also time `replay run` with its default policy set (slow)")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: "
-                    "lru,model,run,memory")
     a = ap.parse_args()
-    if a.quick:
-        a.accesses, a.run_accesses, a.small_accesses = 1_000_000, 2_000_000, 500_000
+    n = 2_000_000 if a.quick else a.accesses
+    mem = (1_000_000, 6_000_000) if a.quick else (5_000_000, 60_000_000)
     skip = set(filter(None, a.skip.split(",")))
-    a.capacities = [int(x) for x in a.capacities.split(",")]
     a.cache.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple[str, str, str, str]] = []   # (what, M acc/s or figure, target, verdict)
-
-    print(f"traces in {a.cache}", flush=True)
-    main_trace = zipf_trace(a.cache, a.accesses)
-    n = open_trace(main_trace).num_accesses
-
-    # warm numba's caches (or compile, on a fresh checkout) outside every timing
-    warm = zipf_trace(a.cache, 20_000)
-    t = time.perf_counter()
-    simulate(warm, exact_lru(1000), ["order0-fallback"])
-    simulate(warm, full_model(), list(BUILTIN))
-    simulate(warm, full_model(), ["order0-fallback"], tlb=None, timeline=False)
-    print(f"  warm-up (numba cache load or compile) {time.perf_counter() - t:.1f} s", flush=True)
-
-    ids_path, cold, read_s = dense_id_file(main_trace)
-    rows.append(("read trace + dense ids only", mps(n, read_s), "", ""))
-    ids = np.fromfile(ids_path, "<i8")
-    n_ids = int(ids.max()) + 1
-    bare_lru(ids[:1000], n_ids, 10)                  # compile
-
-    # 1. exact-lru vs libCacheSim, at several capacities (the miss ratio decides the speed)
+    print(f"traces in {a.cache}; {os.cpu_count()} CPUs", flush=True)
+    t = Table()
+    hit_ns = 0.0
+    if "start" not in skip:
+        section_start(t, a.cache)
+    if "hits" not in skip:
+        hit_ns = section_hits(t, a.cache, n)
+    if "faults" not in skip:
+        section_faults(t, a.cache, n, hit_ns, a.baseline)
+    if "tlb" not in skip:
+        section_tlb(t, a.cache, n)
     if "lru" not in skip:
-        print(f"\nexact-lru vs libCacheSim LRU, {n:,} accesses, {cold:,} distinct pages")
-        for cap in a.capacities:
-            r = simulate(main_trace, exact_lru(cap), ["order0-fallback"])[0]
-            r_bare = simulate(main_trace, exact_lru(cap), ["order0-fallback"], tlb=None,
-                              timeline=False)[0]
-            eng_s = r["run"]["engine_seconds"]
-            bare_s = r_bare["run"]["engine_seconds"]
-            try:
-                misses, lcs_s = libcachesim_lru(ids_path, n, cap)
-            except ImportError:
-                misses, lcs_s = None, 0.0
-            maj = r["counters"]["pgmajfault"]
-            if misses is None:
-                print("  libCacheSim not installed")
-                rows.append((f"exact-lru engine, {cap:,} pages", mps(n, eng_s), "", ""))
-                continue
-            same = misses - cold == maj == r_bare["counters"]["pgmajfault"]
-            print(f"  capacity {cap:,} pages: libCacheSim misses {misses:,} (ratio "
-                  f"{misses / n:.3f}) - cold {cold:,} = {misses - cold:,}; exact-lru "
-                  f"pgmajfault {maj:,}; identical: {same}")
-            rows.append((f"libCacheSim LRU (C, process_trace), {cap:,} pages", mps(n, lcs_s),
-                         "", f"miss ratio {misses / n:.3f}"))
-            t = time.perf_counter()
-            bare_misses = bare_lru(ids, n_ids, cap)
-            bare_lru_s = time.perf_counter() - t
-            rows.append(("  bare LRU (compiled list, nothing else): the memory bound",
-                         mps(n, bare_lru_s), "", f"{lcs_s / bare_lru_s:.1f}x libCacheSim"
-                         + ("" if bare_misses == misses else " MISSES DIFFER")))
-            for label, sec in (("TLB model on", eng_s), ("TLB + timeline off", bare_s)):
-                ratio = lcs_s / sec if sec else float("inf")
-                rows.append((f"  exact-lru engine, {label}", mps(n, sec), ">= 10x libCacheSim",
-                             (f"{ratio:.1f}x {verdict(ratio >= 10 and same)}; "
-                              f"{bare_lru_s / sec:.2f}x bare LRU")))
-            faults = r_bare["counters"]["pgfault"]
-            rows.append((f"  exact-lru engine ns per fault (pgfault {faults:,})",
-                         f"{1e9 * bare_s / max(1, r_bare['counters']['pgfault']):8.0f}", "", ""))
-
-    # 2. full model, every policy in lockstep (TLB model on, as `replay run`)
-    if "model" not in skip:
-        # the 64M cgroup v2 memcg: where the kernel would OOM-kill the workload
-        killed = simulate(main_trace, full_model(), ["order0-fallback"], tlb=None,
-                          timeline=False)[0]["derived"]
-        print(f"\nfull model, Zipf trace, 64M cgroup v2: OOM killed {killed['oom_killed']} "
-              f"at access {killed['accesses']:,} of {n:,}", flush=True)
-        for label, cfg in (("v2 zswap.max 16M", full_model(memcg_zswap_max_bytes=16 << 20)),
-                           ("v2 zswap shrinker", full_model(zswap_shrinker=True)),
-                           ("v2 --oom continue", full_model(oom="continue")),
-                           ("v1", full_model(memcg="v1"))):
-            t = time.perf_counter()
-            # the forced charges are slow: one policy shows them
-            pols = ["order0-fallback"] if "continue" in label else list(BUILTIN)
-            res = simulate(main_trace, cfg, pols, threads=1)
-            wall = time.perf_counter() - t
-            c = res[0]["counters"]
-            for r in res:
-                s = r["run"]["engine_seconds"]
-                m = r["derived"]["accesses"]
-                rows.append((f"full model {label} {r['policy']}"
-                             + (" (OOM killed)" if r["derived"]["oom_killed"] else ""),
-                             mps(m, s), ">= 20 M/s", verdict(m / s >= 20e6)))
-            print(f"\nfull model, Zipf trace, cgroup {label}: {len(res)} policies in {wall:.1f} s "
-                  f"wall; order0-fallback: pgfault {c['pgfault']:,} "
-                  f"({100 * c['pgfault'] / n:.0f}% of accesses), pgmajfault "
-                  f"{c['pgmajfault']:,}, oom_kill {c['oom_kill']:,}, reclaim rounds "
-                  f"{res[0]['derived']['reclaim_rounds']:,}", flush=True)
-            if "continue" in label:
-                continue
-            # the same replay without the TLB model and timeline: the kernel model alone
-            bare = simulate(main_trace, cfg, ["order0-fallback"], tlb=None, timeline=False)[0]
-            s = bare["run"]["engine_seconds"]
-            rows.append((f"full model {label} order0-fallback, TLB + timeline off", mps(n, s),
-                         ">= 20 M/s", verdict(n / s >= 20e6)))
-            c = bare["counters"]
-            rows.append((f"  {label}: engine ns per fault (pgfault {c['pgfault']:,})",
-                         f"{1e9 * s / max(1, c['pgfault']):8.0f}", "", ""))
-        # the loop itself: a memcg that holds the whole footprint (faults on first touch only)
-        fits = simulate(main_trace, full_model(memory_limit_bytes=8 << 30), ["order0-fallback"],
-                        tlb=None, timeline=False)[0]
-        s = fits["run"]["engine_seconds"]
-        what = f"full model, no reclaim ({fits['counters']['pgfault']:,} first-touch faults)"
-        rows.append((what, mps(n, s), "", ""))
-        # a recorded program: the bundled trace at the quick start's limit (24M: half
-        # its footprint), every policy, TLB model on
-        real = Path(__file__).resolve().parents[1] / "traces" / "kvscan.parquet"
-        if real.exists():
-            m = open_trace(real).num_accesses
-            # on cgroup v2 the pool is charged: kvscan's 48 MiB compress to ~27 MiB, more
-            # than the 24M limit, so the plain v2 memcg OOM-kills it (the kernel's too)
-            for label, cfg in (("v2 zswap.max 12M",
-                                full_model(memory_limit_bytes=24 << 20,
-                                           memcg_zswap_max_bytes=12 << 20)),
-                               ("v2 zswap shrinker",
-                                full_model(memory_limit_bytes=24 << 20, zswap_shrinker=True)),
-                               ("v1", full_model(memory_limit_bytes=24 << 20, memcg="v1"))):
-                res = simulate(real, cfg, list(BUILTIN), threads=1)
-                c = res[0]["counters"]
-                print(f"\nfull model, traces/kvscan.parquet ({m:,} accesses), 24M, cgroup "
-                      f"{label}: order0-fallback pgfault {c['pgfault']:,} "
-                      f"({100 * c['pgfault'] / m:.1f}% of accesses), pgmajfault "
-                      f"{c['pgmajfault']:,}")
-                for r in res:
-                    s = r["run"]["engine_seconds"]
-                    k = r["derived"]["accesses"]
-                    rows.append((f"kvscan {label} {r['policy']}"
-                                 + (" (OOM killed)" if r["derived"]["oom_killed"] else ""),
-                                 mps(k, s), ">= 20 M/s", verdict(k / s >= 20e6)))
-
-    # 3. `replay run` end to end, start-up excluded
-    if "run" not in skip:
-        from replay.cli import main as replay_main
-        run_trace = zipf_trace(a.cache, a.run_accesses, seed=2)
-        m = open_trace(run_trace).num_accesses
-        out = a.cache / "run.json"
-        replay_main(["run", str(warm), "--json", str(out), "--quiet"])   # warm
-        runs = [(run_trace, m, "one policy, defaults (64M cgroup v2)",
-                 ["--policy", "order0-fallback"]),
-                (run_trace, m, "one policy, --zswap-max 16M", ["--policy", "order0-fallback",
-                                                              "--zswap-max", "16M"]),
-                (run_trace, m, "one policy, --memcg v1", ["--policy", "order0-fallback",
-                                                         "--memcg", "v1"])]
-        if a.run_all_policies:
-            runs.append((run_trace, m, "default policies", []))
-        real = Path(__file__).resolve().parents[1] / "traces" / "kvscan.parquet"
-        if real.exists():     # the README's quick start
-            runs.append((real, open_trace(real).num_accesses,
-                         "quick start: kvscan, 24M, v1, default policies",
-                         ["--memory-limit", "24M", "--memcg", "v1", "--hugepage-default"]))
-        for path, count, label, extra in runs:
-            t = time.perf_counter()
-            code = replay_main(["run", str(path), "--json", str(out), "--quiet", *extra])
-            s = time.perf_counter() - t
-            assert code == 0
-            res = json.loads(out.read_text())["results"]
-            # a replay that every policy's OOM kill ended early read less of the trace
-            done = max(r["derived"]["accesses"] for r in res)
-            killed = sum(r["derived"]["oom_killed"] for r in res)
-            note = f", OOM killed at {done / 1e6:.2f} M" if killed == len(res) else ""
-            rows.append((f"replay run, {count / 1e6:.1f} M accesses, {label} ({len(res)}"
-                         f"{note})", mps(done, s), ">= 10 M/s", verdict(done / s >= 10e6)))
-
-    # 4. peak memory against trace length
+        section_lru(t, a.cache, n, [int(x) for x in a.capacities.split(",")])
+    if "cores" not in skip:
+        section_cores(t, a.cache, n)
     if "memory" not in skip:
-        rss = {}
-        for acc in (a.small_accesses, a.run_accesses):
-            p = zipf_trace(a.cache, acc, seed=2)
-            out = a.cache / f"mem-{acc}.json"
-            # cgroup v1: the 64M v2 default OOM-kills this workload within 14k accesses
-            rss[acc], wall = peak_rss_bytes([sys.executable, "-m", "replay.cli", "run", str(p),
-                                             "--policy", "order0-fallback", "--memcg", "v1",
-                                             "--quiet", "--json", str(out)])
-            rows.append((f"replay run max RSS, {acc / 1e6:g} M accesses",
-                         f"{rss[acc] / 2**20:7.0f}M", "", f"({wall:.1f} s wall)"))
-        lo, hi = rss[a.small_accesses], rss[a.run_accesses]
-        growth = hi / lo - 1
-        rows.append(("max RSS growth, 4x the accesses", f"{100 * growth:+7.1f}%",
-                     "independent of length", verdict(growth < 0.15)))
-
-    print()
-    w = max(len(r[0]) for r in rows)
-    print(f"{'':{w}}  {'M acc/s':>8}  {'target':<22} result")
-    for what, fig, target, res in rows:
-        print(f"{what:{w}}  {fig:>8}  {target:<22} {res}")
+        section_memory(t, a.cache, *mem)
+    t.show()
 
 
 if __name__ == "__main__":
