@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from replay.errors import SettingsError
 
-BACKENDS = ("zswap", "zram", "disk")
 # What each backend is to the kernel: zswap in front of the swap device or not, and the
 # device's swap_info_struct capabilities (replay/mm/mm.h enum swp_flags). The model tests
 # these, never the backend's name.
@@ -19,6 +18,7 @@ SWAP_BACKENDS = {
     # a plain block device, no zswap
     "disk": {"zswap": False, "device": ("blkdev",)},
 }
+BACKENDS = tuple(SWAP_BACKENDS)
 BACKEND_VIEW_CODE = {"zswap": 0, "zram": 1, "disk": 2}   # the policy view's V_BACKEND
 RECLAIM_MODES = ("linux", "exact-lru")
 MEMCG_VERSIONS = ("v1", "v2")
