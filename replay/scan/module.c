@@ -28,9 +28,17 @@ static PyMethodDef scan_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+#ifdef SCAN_AVX2_CLONES
+int scan_cpu_avx2 = 0;
+#endif
+
 /* Add the types and constants to the module; -1 on error. */
 static int scan_exec(PyObject *m)
 {
+#ifdef SCAN_AVX2_CLONES
+    __builtin_cpu_init();
+    scan_cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+#endif
     PyType_Spec *specs[] = {&block_set_spec, &dense_index_spec};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         PyObject *type = PyType_FromModuleAndSpec(m, specs[i], NULL);
@@ -46,6 +54,12 @@ static int scan_exec(PyObject *m)
         || PyModule_AddIntConstant(m, "CSV_MAX_KEYS", CSV_MAX_KEYS) < 0
         || PyModule_AddIntConstant(m, "CSV_KEY_BYTES", CSV_KEY_BYTES) < 0
         || PyModule_AddIntConstant(m, "LACKEY_OUT_MARGIN", LACKEY_OUT_MARGIN) < 0)
+        return -1;
+#ifdef SCAN_AVX2_CLONES
+    if (PyModule_AddIntConstant(m, "AVX2", scan_cpu_avx2) < 0)
+#else
+    if (PyModule_AddIntConstant(m, "AVX2", 0) < 0)
+#endif
         return -1;
     lackey_init_tables();
     return 0;

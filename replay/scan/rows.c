@@ -39,63 +39,100 @@ static inline int64_t block_key(int64_t vpn, int64_t asid)
     return (int64_t)(((uint64_t)asid << ASID_SHIFT) | (uint64_t)(vpn >> BLOCK_SHIFT));
 }
 
+/* True for uint64 columns: the one type whose values int64 cannot hold. */
 static inline int is_unsigned64(ElemType t) { return t == ELEM_U64; }
 
 /* ---------------------------------------------------------------- row checks */
 
-/* True when every element v of a column has v >> bits == 0, i.e. 0 <= v < 2^bits. */
-static ALWAYS_INLINE int high_bits_clear_t(const char *data, Py_ssize_t n, Py_ssize_t stride,
-                                           ElemType type, int bits)
+/* 1 when b < a (int64), else 0, with no compare instruction (SSE2 has none for 64-bit
+ * lanes): the sign of the exact b - a is the sign of the wrapped difference d, flipped
+ * when the subtraction overflowed (a and b of different signs, d's sign not b's). */
+static inline uint64_t less_i64(int64_t b, int64_t a)
 {
-    uint64_t any = 0;
-    Py_ssize_t i = 0;
-    /* blocks of 16 with no branch: the compiler vectorises the fixed inner loop */
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) {
-            int64_t v = load_int(data, stride, type, i + j);
-            any |= is_unsigned64(type) ? (uint64_t)v >> bits : (uint64_t)(v >> bits);
-        }
-    for (; i < n; i++) {
-        int64_t v = load_int(data, stride, type, i);
-        any |= is_unsigned64(type) ? (uint64_t)v >> bits : (uint64_t)(v >> bits);
-    }
-    return any == 0;
+    uint64_t ub = (uint64_t)b, ua = (uint64_t)a, d = ub - ua;
+    return (d ^ ((ub ^ ua) & (ub ^ d))) >> 63;
 }
 
-/* True when no element of a column is smaller than the one before it. */
-static ALWAYS_INLINE int nondecreasing_t(const char *data, Py_ssize_t n, Py_ssize_t stride,
-                                         ElemType type)
-{
-    int bad = 0;
-    Py_ssize_t i = 1;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) {
-            int64_t a = load_int(data, stride, type, i + j - 1);
-            int64_t b = load_int(data, stride, type, i + j);
-            bad |= is_unsigned64(type) ? (uint64_t)b < (uint64_t)a : b < a;
-        }
-    for (; i < n; i++) {
-        int64_t a = load_int(data, stride, type, i - 1);
-        int64_t b = load_int(data, stride, type, i);
-        bad |= is_unsigned64(type) ? (uint64_t)b < (uint64_t)a : b < a;
-    }
-    return !bad;
+#define LESS_NATIVE(b, a) ((b) < (a))   /* the types below 64 bits compare in SSE2 lanes */
+
+/* For an integer type T (U: its unsigned twin):
+ *   high_bits_clear_T(data, n, stride, bits): true when every element is in 0 .. 2^bits - 1
+ *   nondecreasing_T(data, n, stride): true when no element is below the one before it
+ * Both work in the type's own width (a uint8 column is 16 lanes of an SSE register, not
+ * 2 widened ones) in blocks of 64 elements with no branch, which the compiler vectorises;
+ * memcpy loads, as a strided view may be unaligned. */
+#define ROW_CHECKS(NAME, T, U, IS_SIGNED, LESS) \
+static ALWAYS_INLINE int high_bits_clear_##NAME(const char *data, Py_ssize_t n, \
+                                                Py_ssize_t stride, int bits) \
+{ \
+    const int width = 8 * (int)sizeof(T); \
+    U mask;                     /* the bits no value in range has */ \
+    if (IS_SIGNED) \
+        mask = bits >= width - 1 ? (U)((U)1 << (width - 1)) : (U) ~(U)(((U)1 << bits) - 1); \
+    else if (bits >= width) \
+        return 1; \
+    else \
+        mask = (U) ~(U)(((U)1 << bits) - 1); \
+    U any = 0; \
+    Py_ssize_t i = 0; \
+    for (; i + 64 <= n; i += 64) \
+        for (int j = 0; j < 64; j++) { \
+            U u; \
+            memcpy(&u, data + (i + j) * stride, sizeof u); \
+            any |= u & mask; \
+        } \
+    for (; i < n; i++) { \
+        U u; \
+        memcpy(&u, data + i * stride, sizeof u); \
+        any |= u & mask; \
+    } \
+    return any == 0; \
+} \
+static ALWAYS_INLINE int nondecreasing_##NAME(const char *data, Py_ssize_t n, Py_ssize_t stride) \
+{ \
+    U bad = 0; \
+    Py_ssize_t i = 1; \
+    for (; i + 64 <= n; i += 64) \
+        for (int j = 0; j < 64; j++) { \
+            T a, b; \
+            memcpy(&a, data + (i + j - 1) * stride, sizeof a); \
+            memcpy(&b, data + (i + j) * stride, sizeof b); \
+            bad |= (U)LESS(b, a); \
+        } \
+    for (; i < n; i++) { \
+        T a, b; \
+        memcpy(&a, data + (i - 1) * stride, sizeof a); \
+        memcpy(&b, data + i * stride, sizeof b); \
+        bad |= (U)LESS(b, a); \
+    } \
+    return bad == 0; \
 }
+
+ROW_CHECKS(I8, int8_t, uint8_t, 1, LESS_NATIVE)
+ROW_CHECKS(U8, uint8_t, uint8_t, 0, LESS_NATIVE)
+ROW_CHECKS(I16, int16_t, uint16_t, 1, LESS_NATIVE)
+ROW_CHECKS(U16, uint16_t, uint16_t, 0, LESS_NATIVE)
+ROW_CHECKS(I32, int32_t, uint32_t, 1, LESS_NATIVE)
+ROW_CHECKS(U32, uint32_t, uint32_t, 0, LESS_NATIVE)
+ROW_CHECKS(I64, int64_t, uint64_t, 1, less_i64)
+ROW_CHECKS(U64, uint64_t, uint64_t, 0, LESS_NATIVE)
 
 /* Each type with its own element size as a constant stride (contiguous arrays), and
  * with the column's stride otherwise. */
 #define FOR_EACH_INT_TYPE(CASE) \
-    CASE(ELEM_I8, 1) CASE(ELEM_U8, 1) CASE(ELEM_I16, 2) CASE(ELEM_U16, 2) \
-    CASE(ELEM_I32, 4) CASE(ELEM_U32, 4) CASE(ELEM_I64, 8) CASE(ELEM_U64, 8)
+    CASE(I8, 1) CASE(U8, 1) CASE(I16, 2) CASE(U16, 2) \
+    CASE(I32, 4) CASE(U32, 4) CASE(I64, 8) CASE(U64, 8)
 
-/* high_bits_clear_t for a column of any integer type. */
-static int high_bits_clear(const Column *c, int bits)
+/* high_bits_clear_T for a column of any integer type. */
+static ALWAYS_INLINE int high_bits_clear(const Column *c, int bits)
 {
+    const char *data = c->data;
+    Py_ssize_t n = c->len;
     switch (c->type) {
-#define CASE(T, SIZE) \
-    case T: \
-        return c->stride == (SIZE) ? high_bits_clear_t(c->data, c->len, SIZE, T, bits) \
-                                   : high_bits_clear_t(c->data, c->len, c->stride, T, bits);
+#define CASE(NAME, SIZE) \
+    case ELEM_##NAME: \
+        return c->stride == (SIZE) ? high_bits_clear_##NAME(data, n, SIZE, bits) \
+                                   : high_bits_clear_##NAME(data, n, c->stride, bits);
     FOR_EACH_INT_TYPE(CASE)
 #undef CASE
     default:
@@ -103,20 +140,86 @@ static int high_bits_clear(const Column *c, int bits)
     }
 }
 
-/* nondecreasing_t for a column of any integer type. */
-static int nondecreasing(const Column *c)
+/* nondecreasing_T for a column of any integer type. */
+static ALWAYS_INLINE int nondecreasing(const Column *c)
 {
+    const char *data = c->data;
+    Py_ssize_t n = c->len;
     switch (c->type) {
-#define CASE(T, SIZE) \
-    case T: \
-        return c->stride == (SIZE) ? nondecreasing_t(c->data, c->len, SIZE, T) \
-                                   : nondecreasing_t(c->data, c->len, c->stride, T);
+#define CASE(NAME, SIZE) \
+    case ELEM_##NAME: \
+        return c->stride == (SIZE) ? nondecreasing_##NAME(data, n, SIZE) \
+                                   : nondecreasing_##NAME(data, n, c->stride);
     FOR_EACH_INT_TYPE(CASE)
 #undef CASE
     default:
         return 0;
     }
 }
+
+/* The row checks of the trace's own column types (time and vpn int64, op uint8, asid int32,
+ * all contiguous) in one loop over the rows (the time of row 0 is checked by the caller):
+ * true when every row passes. */
+static ALWAYS_INLINE int canonical_rows_ok(const char *time, const char *vpn, const char *op,
+                                           const char *asid, Py_ssize_t n)
+{
+    const uint64_t vpn_mask = ~((UINT64_C(1) << VPN_BITS) - 1);
+    const uint32_t asid_mask = ~((UINT32_C(1) << ASID_BITS) - 1);
+    const uint8_t op_mask = (uint8_t)~((1u << OP_BITS) - 1);
+    uint64_t any = 0;
+#define CANONICAL_ROW(i) do { \
+        int64_t t0, t1; \
+        uint64_t v; \
+        uint32_t a; \
+        memcpy(&t0, time + 8 * ((i) - 1), 8); \
+        memcpy(&t1, time + 8 * (i), 8); \
+        memcpy(&v, vpn + 8 * (i), 8); \
+        memcpy(&a, asid + 4 * (i), 4); \
+        any |= (v & vpn_mask) | (a & asid_mask) | ((uint8_t)op[i] & op_mask) \
+            | less_i64(t1, t0); \
+    } while (0)
+    if (n == 0)
+        return 1;
+    uint64_t v0;
+    uint32_t a0;
+    memcpy(&v0, vpn, 8);
+    memcpy(&a0, asid, 4);
+    any = (v0 & vpn_mask) | (a0 & asid_mask) | ((uint8_t)op[0] & op_mask);
+    Py_ssize_t i = 1;
+    for (; i + 64 <= n; i += 64)
+        for (int j = 0; j < 64; j++)
+            CANONICAL_ROW(i + j);
+    for (; i < n; i++)
+        CANONICAL_ROW(i);
+#undef CANONICAL_ROW
+    return any == 0;
+}
+
+/* True when the columns time_ns, vpn, op, asid pass the checks (see accesses_ok): one loop
+ * over the rows for the trace's own types, else one pass per column. */
+static ALWAYS_INLINE int rows_ok_body(const Column *cols, long long last_time)
+{
+    Py_ssize_t n = cols[1].len;
+    int ok;
+    if (cols[0].type == ELEM_I64 && cols[0].stride == 8 && cols[1].type == ELEM_I64
+        && cols[1].stride == 8 && cols[2].type == ELEM_U8 && cols[2].stride == 1
+        && cols[3].type == ELEM_I32 && cols[3].stride == 4)
+        ok = canonical_rows_ok(cols[0].data, cols[1].data, cols[2].data, cols[3].data, n);
+    else
+        ok = high_bits_clear(&cols[1], VPN_BITS) && high_bits_clear(&cols[2], OP_BITS)
+            && high_bits_clear(&cols[3], ASID_BITS) && nondecreasing(&cols[0]);
+    if (ok && n) {
+        /* the first time against the previous chunk's last, compared as numbers */
+        int64_t t0 = load_int(cols[0].data, cols[0].stride, cols[0].type, 0);
+        if (is_unsigned64(cols[0].type))
+            ok = last_time < 0 || (uint64_t)t0 >= (uint64_t)last_time;
+        else
+            ok = t0 >= last_time;
+    }
+    return ok;
+}
+
+CLONED(int, rows_ok, (const Column *cols, long long last_time), (cols, last_time))
 
 PyObject *scan_accesses_ok(PyObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -141,16 +244,7 @@ PyObject *scan_accesses_ok(PyObject *self, PyObject *args, PyObject *kwargs)
             goto done;
         }
     Py_BEGIN_ALLOW_THREADS
-    ok = high_bits_clear(&cols[1], VPN_BITS) && high_bits_clear(&cols[2], OP_BITS)
-        && high_bits_clear(&cols[3], ASID_BITS) && nondecreasing(&cols[0]);
-    if (ok && n) {
-        /* the first time against the previous chunk's last, compared as numbers */
-        int64_t t0 = load_int(cols[0].data, cols[0].stride, cols[0].type, 0);
-        if (is_unsigned64(cols[0].type))
-            ok = last_time < 0 || (uint64_t)t0 >= (uint64_t)last_time;
-        else
-            ok = t0 >= last_time;
-    }
+    ok = rows_ok(cols, last_time);
     Py_END_ALLOW_THREADS
 done:
     for (int k = 0; k < 4; k++)
@@ -207,46 +301,54 @@ static ALWAYS_INLINE int block_set_add_t(BlockSetObject *s, const char *vpn, Py_
                                          ElemType vtype, const char *asid, Py_ssize_t astride,
                                          ElemType atype, Py_ssize_t n)
 {
-    BlockSlot *last = NULL;     /* the previous row's slot: a run of one block needs no probe */
-    int64_t last_key = 0;
+    /* the table in locals: with -fno-strict-aliasing every store to a slot could change
+     * s's fields, which the compiler would then reload on each row */
+    BlockSlot *slots = s->slots;
+    Py_ssize_t mask = s->nslots - 1;
+    int shift = s->shift;
+    /* every row probes: skipping the probe for a run of one block costs a branch that
+     * mispredicts on mixed traces, more than a probe of a cached slot (measured) */
+    int rc = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t v = load_int(vpn, vstride, vtype, i);
         int64_t key = block_key(v, load_int(asid, astride, atype, i));
-        uint32_t bit = UINT32_C(1) << ((v & 511) >> CHUNK_SHIFT);
-        if (last != NULL && key == last_key) {
-            last->chunks |= bit;
-            continue;
-        }
-        Py_ssize_t mask = s->nslots - 1;
-        Py_ssize_t t = home_slot(key, s->shift);
-        while (s->slots[t].used && s->slots[t].key != key)
+        Py_ssize_t t = home_slot(key, shift);
+        while (slots[t].used && slots[t].key != key)
             t = (t + 1) & mask;
-        BlockSlot *slot = &s->slots[t];
-        slot->chunks |= bit;
-        last = slot;
-        last_key = key;
+        BlockSlot *slot = &slots[t];
+        /* a store per row, unconditional: testing the bit first costs a mispredicted
+         * branch per new chunk, more than the store (measured) */
+        slot->chunks |= UINT32_C(1) << ((v & 511) >> CHUNK_SHIFT);
         if (!slot->used) {
             slot->used = 1;
             slot->key = key;
             s->count++;
             if (2 * s->count > s->nslots) {
-                if (block_set_grow(s) < 0)
-                    return -1;
-                last = NULL;    /* the slots moved */
+                if (block_set_grow(s) < 0) {
+                    rc = -1;
+                    break;
+                }
+                slots = s->slots;
+                mask = s->nslots - 1;
+                shift = s->shift;
             }
         }
     }
-    return 0;
+    return rc;
 }
 
 /* block_set_add_t for columns of any integer types (int64 vpn, int32 asid: the trace's). */
-static int block_set_add_rows(BlockSetObject *s, const Column *vpn, const Column *asid)
+static ALWAYS_INLINE int block_set_add_rows_body(BlockSetObject *s, const Column *vpn,
+                                                  const Column *asid)
 {
     if (vpn->type == ELEM_I64 && vpn->stride == 8 && asid->type == ELEM_I32 && asid->stride == 4)
         return block_set_add_t(s, vpn->data, 8, ELEM_I64, asid->data, 4, ELEM_I32, vpn->len);
     return block_set_add_t(s, vpn->data, vpn->stride, vpn->type, asid->data, asid->stride,
                            asid->type, vpn->len);
 }
+
+CLONED(int, block_set_add_rows, (BlockSetObject *s, const Column *vpn, const Column *asid),
+       (s, vpn, asid))
 
 static PyObject *block_set_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -434,43 +536,46 @@ static ALWAYS_INLINE void dense_ids_t(const DenseIndexObject *d, const char *vpn
                                       Py_ssize_t astride, ElemType atype, Py_ssize_t n,
                                       int64_t *out)
 {
-    Py_ssize_t mask = d->nslots - 1;
-    int64_t last_key = 0, last_rank = -1;   /* a run of one block needs no probe */
+    /* in locals: with -fno-strict-aliasing a store to out could change d's fields */
+    const RankSlot *slots = d->slots;
+    const int64_t *table = d->table;
+    Py_ssize_t mask = d->nslots - 1, ntable = d->ntable;
+    int shift = d->shift;
+    /* every row probes: skipping the probe for a run of one block costs a branch that
+     * mispredicts on mixed traces, more than a probe of a cached slot (measured) */
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t v = load_int(vpn, vstride, vtype, i);
         int64_t key = block_key(v, load_int(asid, astride, atype, i));
         int64_t rank;
-        if (key == last_key && last_rank >= 0) {
-            rank = last_rank;
-        } else {
-            Py_ssize_t t = home_slot(key, d->shift);
-            for (;;) {
-                rank = d->slots[t].rank;
-                if (rank < 0) {         /* not in the table: where searchsorted puts it */
-                    rank = lower_bound(d->table, d->ntable, key);
-                    break;
-                }
-                if (d->slots[t].key == key)
-                    break;
-                t = (t + 1) & mask;
+        Py_ssize_t t = home_slot(key, shift);
+        for (;;) {
+            rank = slots[t].rank;
+            if (rank < 0) {             /* not in the table: where searchsorted puts it */
+                rank = lower_bound(table, ntable, key);
+                break;
             }
-            last_key = key;
-            last_rank = rank;
+            if (slots[t].key == key)
+                break;
+            t = (t + 1) & mask;
         }
         out[i] = (int64_t)((uint64_t)rank << BLOCK_SHIFT) | (v & ((1 << BLOCK_SHIFT) - 1));
     }
 }
 
 /* dense_ids_t for columns of any integer types (int64 vpn, int32 asid: the trace's). */
-static void dense_ids_rows(const DenseIndexObject *d, const Column *vpn, const Column *asid,
-                           int64_t *out)
+static ALWAYS_INLINE int dense_ids_rows_body(const DenseIndexObject *d, const Column *vpn,
+                                             const Column *asid, int64_t *out)
 {
     if (vpn->type == ELEM_I64 && vpn->stride == 8 && asid->type == ELEM_I32 && asid->stride == 4)
         dense_ids_t(d, vpn->data, 8, ELEM_I64, asid->data, 4, ELEM_I32, vpn->len, out);
     else
         dense_ids_t(d, vpn->data, vpn->stride, vpn->type, asid->data, asid->stride, asid->type,
                     vpn->len, out);
+    return 0;
 }
+
+CLONED(int, dense_ids_rows, (const DenseIndexObject *d, const Column *vpn, const Column *asid,
+                             int64_t *out), (d, vpn, asid, out))
 
 static PyObject *dense_index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {

@@ -20,6 +20,22 @@
 #define ALWAYS_INLINE inline
 #endif
 
+/* On x86-64 (GCC or clang) the hot loops are compiled twice, for baseline x86-64 and for
+ * AVX2 + BMI2 (twice the vector width, shifts by a register in one instruction), and the
+ * second runs when the CPU has them: the build stays portable (no -march flag). CLONED
+ * defines ``name(params)`` calling the ALWAYS_INLINE ``name##_body(args)`` either way. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define SCAN_AVX2_CLONES 1
+extern int scan_cpu_avx2;           /* the CPU has AVX2 and BMI2 (set when the module loads) */
+#define CLONED(ret, name, params, args) \
+    static ret name##_base params { return name##_body args; } \
+    __attribute__((target("avx2,bmi,bmi2"))) static ret name##_avx2 params \
+    { return name##_body args; } \
+    static ret name params { return scan_cpu_avx2 ? name##_avx2 args : name##_base args; }
+#else
+#define CLONED(ret, name, params, args) static ret name params { return name##_body args; }
+#endif
+
 /* Element types of the arrays the loops read and write. */
 typedef enum {
     ELEM_I8, ELEM_U8, ELEM_I16, ELEM_U16, ELEM_I32, ELEM_U32, ELEM_I64, ELEM_U64, ELEM_F64,
