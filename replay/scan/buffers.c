@@ -44,6 +44,7 @@ static int elem_type_of(const Py_buffer *view)
     }
 }
 
+/* A 1-d integer column of any native type and stride from obj (see scan.h); 0 or -1. */
 int column_get_int(PyObject *obj, const char *name, Column *col)
 {
     memset(col, 0, sizeof *col);
@@ -68,6 +69,7 @@ int column_get_int(PyObject *obj, const char *name, Column *col)
     return 0;
 }
 
+/* A C-contiguous array of exactly ``type`` from obj, seen flat (see scan.h); 0 or -1. */
 int column_get(PyObject *obj, const char *name, ElemType type, int writable, Column *col)
 {
     memset(col, 0, sizeof *col);
@@ -96,6 +98,7 @@ int column_get(PyObject *obj, const char *name, ElemType type, int writable, Col
     return 0;
 }
 
+/* Give back the buffer a column holds, if any. */
 void column_release(Column *col)
 {
     if (col->held) {

@@ -104,6 +104,7 @@ static int parse_one(const uint8_t *data, Py_ssize_t a, Py_ssize_t b, int64_t mo
     return NUM_OK;
 }
 
+/* _scan.parse_numbers: parse_one over the values of an Arrow binary array, into out. */
 PyObject *scan_parse_numbers(PyObject *self, PyObject *args)
 {
     PyObject *offsets_obj, *data_obj, *out_obj;
@@ -320,6 +321,7 @@ static Py_ssize_t slots_used(const Column *c)
     return (Py_ssize_t)(most + 1);
 }
 
+/* _scan.csv_rows: check the arrays fit together, then csv_scan without the GIL. */
 PyObject *scan_csv_rows(PyObject *self, PyObject *args)
 {
     PyObject *o[12];

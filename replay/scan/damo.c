@@ -9,8 +9,9 @@ static inline uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* Pages p of region r (starts[r] <= p < ends[r]) with mix64(p ^ key) / 2^64 < probs[r], in
- * address order, into out (when store); returns how many, or -1 when out is too short. */
+/* Pages p of each region r (starts[r] <= p < ends[r]) whose hash (mix64(p ^ key) >> 11) / 2^53
+ * is below probs[r], in address order, into out when store; returns how many, or -1 when
+ * out is too short. */
 static Py_ssize_t accessed_pages(const int64_t *starts, const int64_t *ends, const double *probs,
                                  Py_ssize_t nregions, uint64_t key, int store, int64_t *out,
                                  Py_ssize_t out_len)
@@ -48,6 +49,7 @@ static Py_ssize_t accessed_pages(const int64_t *starts, const int64_t *ends, con
     return n;
 }
 
+/* _scan.damo_accessed_pages: accessed_pages over numpy arrays, without the GIL. */
 PyObject *scan_damo_accessed_pages(PyObject *self, PyObject *args)
 {
     PyObject *starts_obj, *ends_obj, *probs_obj, *key_obj, *out_obj;

@@ -15,6 +15,7 @@ enum { LK_OK = 0, LK_BAD_LINE = 1, LK_NO_ADDRESS = 2, LK_ADDRESS_TOO_LONG = 3, L
 
 static uint8_t hex_value[256];          /* a byte's hex digit value, NOT_HEX for others */
 
+/* Fill hex_value (once, when the module loads). */
 void lackey_init_tables(void)
 {
     for (int c = 0; c < 256; c++)
@@ -161,6 +162,7 @@ static int lackey_scan(const LackeyScan *s, const uint8_t *buf, Py_ssize_t *pos_
     return err;
 }
 
+/* _scan.lackey: check the buffer and out arrays, then lackey_scan without the GIL. */
 PyObject *scan_lackey(PyObject *self, PyObject *args)
 {
     PyObject *buf_obj, *time_obj, *vpn_obj, *op_obj;

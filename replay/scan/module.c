@@ -79,6 +79,7 @@ static struct PyModuleDef scan_module = {
     .m_slots = scan_slots,
 };
 
+/* The module's entry point (multi-phase initialisation: scan_exec does the work). */
 PyMODINIT_FUNC PyInit__scan(void)
 {
     return PyModuleDef_Init(&scan_module);

@@ -221,6 +221,7 @@ static ALWAYS_INLINE int rows_ok_body(const Column *cols, long long last_time)
 
 CLONED(int, rows_ok, (const Column *cols, long long last_time), (cols, last_time))
 
+/* _scan.accesses_ok: take the four columns, check their lengths, rows_ok without the GIL. */
 PyObject *scan_accesses_ok(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"time_ns", "vpn", "op", "asid", "last_time", NULL};
@@ -350,6 +351,7 @@ static ALWAYS_INLINE int block_set_add_rows_body(BlockSetObject *s, const Column
 CLONED(int, block_set_add_rows, (BlockSetObject *s, const Column *vpn, const Column *asid),
        (s, vpn, asid))
 
+/* BlockSet(): an empty set of MIN_SLOTS slots. */
 static PyObject *block_set_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     if (PyTuple_GET_SIZE(args) != 0 || (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0)) {
@@ -369,6 +371,7 @@ static PyObject *block_set_new(PyTypeObject *type, PyObject *args, PyObject *kwa
     return (PyObject *)s;
 }
 
+/* Free the slots, then the object. */
 static void block_set_dealloc(BlockSetObject *s)
 {
     PyTypeObject *type = Py_TYPE(s);
@@ -377,6 +380,7 @@ static void block_set_dealloc(BlockSetObject *s)
     Py_DECREF(type);
 }
 
+/* BlockSet.add(vpn, asid): block_set_add_rows without the GIL (one call at a time). */
 static PyObject *block_set_add(BlockSetObject *s, PyObject *args)
 {
     PyObject *vpn_obj, *asid_obj;
@@ -413,6 +417,7 @@ static PyObject *block_set_add(BlockSetObject *s, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* BlockSet.fill(keys, chunks): every key and chunk mask, in slot order. */
 static PyObject *block_set_fill(BlockSetObject *s, PyObject *args)
 {
     PyObject *keys_obj, *chunks_obj;
@@ -449,6 +454,7 @@ static PyObject *block_set_fill(BlockSetObject *s, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* len(BlockSet): the number of distinct keys. */
 static Py_ssize_t block_set_len(BlockSetObject *s)
 {
     return s->count;
@@ -577,6 +583,7 @@ static ALWAYS_INLINE int dense_ids_rows_body(const DenseIndexObject *d, const Co
 CLONED(int, dense_ids_rows, (const DenseIndexObject *d, const Column *vpn, const Column *asid,
                              int64_t *out), (d, vpn, asid, out))
 
+/* DenseIndex(table): copy the sorted table and hash each key to its rank. */
 static PyObject *dense_index_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"table", NULL};
@@ -612,6 +619,7 @@ static PyObject *dense_index_new(PyTypeObject *type, PyObject *args, PyObject *k
     return (PyObject *)d;
 }
 
+/* Free the slots and the table copy, then the object. */
 static void dense_index_dealloc(DenseIndexObject *d)
 {
     PyTypeObject *type = Py_TYPE(d);
@@ -621,6 +629,7 @@ static void dense_index_dealloc(DenseIndexObject *d)
     Py_DECREF(type);
 }
 
+/* DenseIndex.dense_ids(vpn, asid, out): dense_ids_rows into out without the GIL. */
 static PyObject *dense_index_dense_ids(DenseIndexObject *d, PyObject *args)
 {
     PyObject *vpn_obj, *asid_obj, *out_obj;

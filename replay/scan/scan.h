@@ -22,9 +22,10 @@
 
 /* On x86-64 (GCC or clang) the hot loops are compiled twice, for baseline x86-64 and for
  * AVX2 + BMI2 (twice the vector width, shifts by a register in one instruction), and the
- * second runs when the CPU has them: the build stays portable (no -march flag). CLONED
+ * second runs when the CPU has them: the build stays portable (no -march flag); defining
+ * SCAN_NO_CLONES builds the portable loops alone, as on other machines. CLONED
  * defines ``name(params)`` calling the ALWAYS_INLINE ``name##_body(args)`` either way. */
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(SCAN_NO_CLONES)
 #define SCAN_AVX2_CLONES 1
 extern int scan_cpu_avx2;           /* the CPU has AVX2 and BMI2 (set when the module loads) */
 #define CLONED(ret, name, params, args) \
