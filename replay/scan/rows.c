@@ -313,8 +313,10 @@ static ALWAYS_INLINE int block_set_add_t(BlockSetObject *s, const char *vpn, Py_
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t v = load_int(vpn, vstride, vtype, i);
         int64_t key = block_key(v, load_int(asid, astride, atype, i));
+        /* the key compare first: a hit leaves the loop at once (an empty slot's key is 0;
+         * key 0 stopping at an empty slot is not in the set, and is added there) */
         Py_ssize_t t = home_slot(key, shift);
-        while (slots[t].used && slots[t].key != key)
+        while (slots[t].key != key && slots[t].used)
             t = (t + 1) & mask;
         BlockSlot *slot = &slots[t];
         /* a store per row, unconditional: testing the bit first costs a mispredicted
@@ -522,8 +524,10 @@ static int64_t lower_bound(const int64_t *table, Py_ssize_t n, int64_t key)
 static void dense_index_build(DenseIndexObject *d)
 {
     Py_ssize_t mask = d->nslots - 1;
-    for (Py_ssize_t i = 0; i < d->nslots; i++)
+    for (Py_ssize_t i = 0; i < d->nslots; i++) {
+        d->slots[i].key = 0;        /* an empty slot matching key 0 still says "empty" */
         d->slots[i].rank = -1;
+    }
     for (Py_ssize_t r = 0; r < d->ntable; r++) {
         int64_t key = d->table[r];
         Py_ssize_t t = home_slot(key, d->shift);
@@ -552,18 +556,13 @@ static ALWAYS_INLINE void dense_ids_t(const DenseIndexObject *d, const char *vpn
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t v = load_int(vpn, vstride, vtype, i);
         int64_t key = block_key(v, load_int(asid, astride, atype, i));
-        int64_t rank;
+        /* the key compare first: a hit (nearly every row) leaves the loop at once */
         Py_ssize_t t = home_slot(key, shift);
-        for (;;) {
-            rank = slots[t].rank;
-            if (rank < 0) {             /* not in the table: where searchsorted puts it */
-                rank = lower_bound(table, ntable, key);
-                break;
-            }
-            if (slots[t].key == key)
-                break;
+        while (slots[t].key != key && slots[t].rank >= 0)
             t = (t + 1) & mask;
-        }
+        int64_t rank = slots[t].rank;
+        if (rank < 0)                   /* not in the table: where searchsorted puts it */
+            rank = lower_bound(table, ntable, key);
         out[i] = (int64_t)((uint64_t)rank << BLOCK_SHIFT) | (v & ((1 << BLOCK_SHIFT) - 1));
     }
 }
