@@ -28,7 +28,7 @@ from replay import _scan
 BLOCK_SHIFT = 9               # replay.trace.BLOCK_SHIFT (not imported: no cycle)
 CHUNK_SHIFT = 4               # 16 pages per chunk, 32 chunks per 2 MiB block
 
-# True when every row passes ``replay.trace.check_accesses`` (one pass per column).
+# True when every row passes ``replay.trace.check_accesses`` (one loop over the rows).
 # Only says whether a chunk is good; the caller re-runs the numpy check on a bad
 # chunk to name the first bad row with the usual message.
 accesses_ok = _scan.accesses_ok

@@ -121,7 +121,7 @@ def check_accesses(time_ns: np.ndarray, vpn: np.ndarray, op: np.ndarray, asid: n
     if n == 0:
         return
     if all(a.dtype.kind in "iu" for a in (time_ns, vpn, op, asid)):
-        from replay.dense_ids import accesses_ok  # compiled (C): one pass per column
+        from replay.dense_ids import accesses_ok  # C (replay/scan/rows.c), one loop
         if accesses_ok(time_ns, vpn, op, asid, last_time):
             return
     # a bad row: the vectorised checks below find the first one and name it
