@@ -498,8 +498,10 @@ def test_reading_and_importing_do_not_import_numba(tmp_path):
     code = f"""
 import sys
 import replay.trace, replay.importers
-from replay.importers import run_import
+from replay.importers import FORMATS, importer, run_import
 from replay.trace import open_trace
+for name in FORMATS:
+    importer(name)
 for fmt, src in (("csv", {str(src)!r}), ("lackey", {str(lk)!r}), ("damo", {str(dm)!r})):
     out = src + ".parquet"
     run_import(fmt, src, out, {{}})
