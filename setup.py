@@ -1,4 +1,5 @@
-"""Build of the compiled parts: the kernel model (replay/mm/*.c) as a CPython extension.
+"""Build of the compiled parts as CPython extensions: the kernel model (replay/mm/*.c) and
+the loops of trace reading and importing (replay/scan/*.c).
 
 Everything else is in pyproject.toml. The extensions are C11, built with the
 system C compiler when the package is installed (`pip install .` or `-e .`):
@@ -26,6 +27,10 @@ EXTENSIONS = [
     Extension("replay._mm", sources=sources("replay/mm"),
               depends=[str(p.relative_to(HERE)) for p in (HERE / "replay/mm").glob("*.h")],
               extra_compile_args=CFLAGS),
+    # the loops of trace reading and importing (replay.dense_ids, replay.importers)
+    Extension("replay._scan", sources=sources("replay/scan"),
+              depends=[str(p.relative_to(HERE)) for p in (HERE / "replay/scan").glob("*.h")],
+              extra_compile_args=CFLAGS),
 ]
 
 
@@ -37,10 +42,12 @@ class BuildExt(build_ext):
         import shutil
         cc = self.compiler.compiler_so[0] if getattr(self.compiler, "compiler_so", None) else "cc"
         if shutil.which(cc) is None:
-            sys.exit(f"folio-replay: building the kernel model needs a C compiler: `{cc}` "
-                     "was not found. Install one (Debian/Ubuntu: apt install gcc python3-dev; "
-                     "Fedora: dnf install gcc python3-devel) or set CC, then install again.")
-        print(f"folio-replay: compiling the kernel model with {cc} (C11)", file=sys.stderr)
+            sys.exit("folio-replay: building the kernel model and trace scanners needs a C "
+                     f"compiler: `{cc}` was not found. Install one (Debian/Ubuntu: apt install "
+                     "gcc python3-dev; Fedora: dnf install gcc python3-devel) or set CC, then "
+                     "install again.")
+        print(f"folio-replay: compiling the kernel model and trace scanners with {cc} (C11)",
+              file=sys.stderr)
         super().build_extensions()
 
 

@@ -121,7 +121,7 @@ def check_accesses(time_ns: np.ndarray, vpn: np.ndarray, op: np.ndarray, asid: n
     if n == 0:
         return
     if all(a.dtype.kind in "iu" for a in (time_ns, vpn, op, asid)):
-        from replay.dense_ids import accesses_ok  # compiled; numba loads on the first rows
+        from replay.dense_ids import accesses_ok  # C (replay/scan/rows.c), one loop
         if accesses_ok(time_ns, vpn, op, asid, last_time):
             return
     # a bad row: the vectorised checks below find the first one and name it
@@ -358,6 +358,7 @@ class Trace:
         self.num_accesses = self._pf.metadata.num_rows
         self.contents_path, self.regions_path = sidecar_paths(self.path)
         self._blocks: np.ndarray | None = None
+        self._block_chunks: np.ndarray | None = None   # uint32 per block, see block_chunk_masks
         self._index = None                   # replay.dense_ids.DenseIndex of _blocks
         self._rows_checked = False           # a pass of iter_chunks checked every row
 
@@ -407,8 +408,15 @@ class Trace:
             blocks = BlockSet()
             for ch in self.iter_chunks(chunk_rows):
                 blocks.add(ch.vpn, ch.asid)
-            self._blocks = blocks.sorted_keys()
+            self._blocks, self._block_chunks = blocks.sorted_keys_and_chunks()
         return self._blocks
+
+    def block_chunk_masks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
+        """Per block of ``block_table()`` (same order), a uint32 mask of the 16-page chunks
+        of the block the trace touches, by any op: bit ``(vpn & 511) >> 4``. Collected by
+        the block table's pass (no pass of its own) and cached with it."""
+        self.block_table(chunk_rows)
+        return self._block_chunks
 
     def dense_ids(self, chunk: AccessChunk) -> np.ndarray:
         """Dense page ids: rank of the 2 MiB block * 512 + offset in it (folio alignment kept).

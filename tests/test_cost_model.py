@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from numba import njit
 
 from replay.cli import main
 from replay.costs.calibrate import corpus, fit_linear
@@ -50,7 +49,6 @@ def test_costs_grow_with_size_and_zstd_is_slower_than_lz4():
     assert arr.shape == (2,) and arr[0] <= arr[1]
 
 
-@njit
 def _costs(cm):
     return compress_cost_ns(cm, 4096.0, 2000.0), decompress_cost_ns(cm, 2000.0, 4096.0), \
         device_read_ns(cm, 4096.0)

@@ -14,8 +14,8 @@ writes one for yours). It holds
   can measure it). docs/costs.md lists them with their sources.
 
 ``CostModel.as_array(codec, device)`` flattens what the compiled engine loop
-needs into a float64 array; the ``CM_*`` constants index it and the ``@njit``
-helpers below read it.
+needs into a float64 array; the ``CM_*`` constants index it and the helpers at
+the end read it (plain Python: what compiled code computes from the array).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from replay.costs.codecs import codec_key
 from replay.errors import ReplayError, SettingsError
@@ -276,33 +275,29 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-# ---------------------------------------------------------------- compiled readers
+# ---------------------------------------------------------------- readers of as_array()
 
 
-@njit(cache=True, inline="always")
 def compress_cost_ns(cm: np.ndarray, in_bytes: float, out_bytes: float) -> float:
     """Compress time of the codec ``cm`` was built for."""
     return cm[CM_COMP_A] + cm[CM_COMP_B] * in_bytes + cm[CM_COMP_C] * out_bytes
 
 
-@njit(cache=True, inline="always")
 def decompress_cost_ns(cm: np.ndarray, in_bytes: float, out_bytes: float) -> float:
     """Decompress time (in = compressed bytes, out = uncompressed bytes)."""
     return cm[CM_DECOMP_A] + cm[CM_DECOMP_B] * in_bytes + cm[CM_DECOMP_C] * out_bytes
 
 
-@njit(cache=True, inline="always")
 def device_read_ns(cm: np.ndarray, nbytes: float) -> float:
     """One read I/O of ``nbytes`` from the swap device ``cm`` was built for."""
     return cm[CM_DEV_READ_LAT_NS] + cm[CM_DEV_READ_NS_PER_KIB] * nbytes / 1024.0
 
 
-@njit(cache=True, inline="always")
 def device_write_ns(cm: np.ndarray, nbytes: float) -> float:
     """One write I/O of ``nbytes`` to the swap device."""
     return cm[CM_DEV_WRITE_LAT_NS] + cm[CM_DEV_WRITE_NS_PER_KIB] * nbytes / 1024.0
 
 
-@njit(cache=True, inline="always")
 def cycles_to_ns(cm: np.ndarray, cycles: float) -> float:
+    """CPU cycles in ns at the cost model's clock."""
     return cycles / cm[CM_CPU_GHZ]

@@ -1,15 +1,15 @@
-"""Delimited text read in bounded windows: a numba byte scanner, pyarrow.csv for the rest.
+"""Delimited text read in bounded windows: a C byte scanner, pyarrow.csv for the rest.
 
 The file is cut into chunks of whole lines (a few tens of MB). When the caller
-says in advance how each number column is read (``modes``), a numba byte
-scanner reads the common case itself -- unquoted or simply quoted fields,
+says in advance how each number column is read (``modes``), a byte scanner in C
+(replay/scan/csv.c) reads the common case itself -- unquoted or simply quoted fields,
 plain/hex/decimal numbers parsed straight from the bytes into numpy arrays,
 dictionary columns (op) as small keys -- in windows of SCAN_ROWS rows. Where it
 cannot go (doubled quotes, a lone CR, a bad or null value, a wrong column
 count, ...) it stops, and ``pyarrow.csv.read_csv`` (multithreaded) reads that
 chunk and the rest of the file, the wanted columns converted by pyarrow or,
 when pyarrow refuses a value, as raw bytes converted by the same number parser
-(``_parse_one``), so that every bad value is reported with its line. Both ways
+(``parse_numbers``), so that every bad value is reported with its line. Both ways
 give the same rows, values and error messages. Quoted fields may not contain
 newlines (no trace format needs them).
 """
@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from numba import njit
 
+from replay import _scan
 from replay.errors import SettingsError, TraceError
 from replay.importers._common import Source, TextChunk, first_line, iter_text_chunks, line_at
 
@@ -109,10 +109,9 @@ _ARROW_TYPES = {COL_U64: pa.uint64(), COL_DICT: pa.dictionary(pa.int32(), pa.bin
                 COL_RAW: pa.binary()}
 
 SCAN_ROWS = 1 << 20            # rows per window on the byte-scanner path (one row group)
-SCAN_KEYS = 32                 # distinct values of a dictionary column per window (scanner)
-_KEY_SLOTS = 2 * SCAN_KEYS     # its hash table (a power of two)
-_KEY_SHIFT = 64 - (_KEY_SLOTS.bit_length() - 1)
-SCAN_KEY_BYTES = 7             # longest dictionary value the scanner packs into one word
+SCAN_KEYS = _scan.CSV_MAX_KEYS  # distinct values of a dictionary column per window (32)
+_KEY_SLOTS = _scan.CSV_KEY_SLOTS  # its hash table (64 slots)
+SCAN_KEY_BYTES = _scan.CSV_KEY_BYTES  # longest dictionary value packed into one word (7)
 
 
 @dataclass
@@ -152,7 +151,7 @@ class CsvWindow:
         return TraceError(what, path=self.src.path, fmt=self.src.fmt, line=self.line_of(row))
 
     def numbers(self, col: int, mode: int, scale: int, what: str) -> np.ndarray:
-        """The column as uint64 (see _parse_numbers for ``mode``); a bad value raises."""
+        """The column as uint64 (see parse_numbers for ``mode``); a bad value raises."""
         arr = self.columns[col]
         if arr.type == pa.uint64():
             vals = arr.to_numpy()
@@ -278,11 +277,11 @@ class _ArrowReader:
 
 
 class _Scanner:
-    """The numba byte scanner for the common case; ``scan`` returns None where it cannot go.
+    """The C byte scanner for the common case; ``scan`` returns None where it cannot go.
 
     It takes unquoted fields and simply quoted ones (``"..."`` with no quote,
     CR or newline inside), CRLF or LF line ends and blank lines; numbers as
-    ``_parse_one`` reads them in the (mode, scale) given per column; dictionary
+    ``parse_numbers`` reads them in the (mode, scale) given per column; dictionary
     values of up to SCAN_KEY_BYTES bytes, at most SCAN_KEYS distinct per window.
     Anything else (a doubled quote, a bad or null value, a wrong column count,
     a lone CR) is left to pyarrow, which reads it or names the line.
@@ -325,9 +324,10 @@ class _Scanner:
         codes = np.empty((len(self.dict_cols), cap), np.uint8)
         keys = np.zeros((len(self.dict_cols), _KEY_SLOTS), np.uint64)
         nkeys = np.zeros(len(self.dict_cols), np.int64)
-        end, rows, status = _scan_rows(data, pos, stop, self.delim, self.ncols,
-                                       self.num_slot, self.dict_slot, self.mode, self.scale,
-                                       self.mul, self.most, nums, codes, keys, nkeys, cap)
+        end, rows, status = _scan.csv_rows(data, pos, stop, self.delim, self.ncols,
+                                           self.num_slot, self.dict_slot, self.mode,
+                                           self.scale, self.mul, self.most, nums, codes, keys,
+                                           nkeys, cap)
         if status:
             return None
         by_num = {c: nums[k, :rows] for k, c in enumerate(self.num_cols)}
@@ -338,7 +338,7 @@ class _Scanner:
 
 
 def _unpack_key(key: int) -> bytes:
-    """The bytes packed by _scan_rows: little-endian in bits 0-55, length in 56-58."""
+    """The bytes the scanner packed: little-endian in bits 0-55, length in 56-58."""
     n = (key >> 56) & 0x7F
     return (key & ((1 << 56) - 1)).to_bytes(7, "little")[:n]
 
@@ -424,218 +424,13 @@ def _parse_error(e: Exception, chunk: TextChunk, src: Source) -> TraceError:
 # ---------------------------------------------------------------- numbers
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _parse_one(data, a, b, mode, scale):
-    """The value of data[a:b] as uint64, and 0, or (0, error code); see _parse_numbers."""
-    limit = np.uint64(0xFFFFFFFFFFFFFFFF)
-    ten = np.uint64(10)
-    zero = np.uint64(0)
-    while a < b and (data[a] == 32 or data[a] == 9):
-        a += 1
-    while b > a and (data[b - 1] == 32 or data[b - 1] == 9 or data[b - 1] == 13):
-        b -= 1
-    if a == b:
-        return zero, 1
-    if data[a] == 45:
-        return zero, 3
-    if data[a] == 43:
-        a += 1
-        if a == b:
-            return zero, 2
-    v = np.uint64(0)
-    if mode != 2 and b - a > 2 and data[a] == 48 and (data[a + 1] == 120 or
-                                                       data[a + 1] == 88):
-        a += 2
-        if b - a > 16:
-            return zero, 4
-        for j in range(a, b):
-            c = data[j]
-            if 48 <= c <= 57:
-                d = c - 48
-            elif 97 <= c <= 102:
-                d = c - 87
-            elif 65 <= c <= 70:
-                d = c - 55
-            else:
-                return zero, 2
-            v = (v << np.uint64(4)) | np.uint64(d)
-        return v, 0
-    digits = 0
-    j = a
-    while j < b and 48 <= data[j] <= 57:
-        d = np.uint64(data[j] - 48)
-        # below 19 digits the value cannot overflow: skip the division
-        if digits >= 18 and v > (limit - d) // ten:
-            return zero, 4
-        v = v * ten + d
-        digits += 1
-        j += 1
-    frac_digits = 0
-    if j < b and data[j] == 46:
-        j += 1
-        if mode != 2:
-            while j < b and data[j] == 48:
-                j += 1
-            if j < b:
-                return zero, 5 if 49 <= data[j] <= 57 else 2
-        while j < b and 48 <= data[j] <= 57:
-            if frac_digits < scale:
-                d = np.uint64(data[j] - 48)
-                if v > (limit - d) // ten:
-                    return zero, 4
-                v = v * ten + d
-                frac_digits += 1
-            digits += 1
-            j += 1
-    if digits == 0 or j != b:
-        return zero, 2
-    if mode == 2:
-        for _ in range(scale - frac_digits):
-            if v > limit // ten:
-                return zero, 4
-            v = v * ten
-    return v, 0
-
-
-@njit(cache=True, nogil=True)
-def _parse_numbers(offsets, data, mode, scale, out):
-    """Parse each value data[offsets[i]:offsets[i+1]] into out (uint64).
-
-    mode 0 and 1: decimal or 0x hex integer (as pyarrow reads them); 2: decimal with an optional
-    fraction, times 10**scale (extra fraction digits are dropped). Spaces and tabs around
-    a value are ignored; a leading '+' is allowed.
-    Returns (index of the first bad value or -1, error code).
-    """
-    n = len(offsets) - 1
-    for i in range(n):
-        v, code = _parse_one(data, offsets[i], offsets[i + 1], mode, scale)
-        if code:
-            return i, code
-        out[i] = v
-    return -1, 0
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _field(buf, pos, delim):
-    """(start, end, position of the byte after the field, that byte, ok) of the field at pos.
-
-    A field is unquoted (no quote in it) or ``"..."`` with no quote, CR or LF
-    inside (start and end are then inside the quotes); the byte after it must
-    be the delimiter, LF or CR LF. Anything else is not ok.
-    """
-    c = buf[pos]
-    if c == 34:
-        pos += 1
-        a = pos
-        c = buf[pos]
-        while c != 34 and c != 10 and c != 13:
-            pos += 1
-            c = buf[pos]
-        if c != 34:
-            return a, pos, pos, c, False
-        b = pos
-        pos += 1
-        c = buf[pos]
-    else:
-        a = pos
-        while c != delim and c != 10 and c != 13 and c != 34:
-            pos += 1
-            c = buf[pos]
-        b = pos
-    ok = c == delim or c == 10 or (c == 13 and buf[pos + 1] == 10)
-    return a, b, pos, c, ok
-
-
-@njit(cache=True, nogil=True)
-def _scan_rows(buf, pos, end, delim, ncols, num_slot, dict_slot, mode, scale, mul, most,
-               nums, codes, keys, nkeys, cap):
-    """Read whole lines of buf[pos:end] (which ends with a newline) into the out arrays.
-
-    ``num_slot[c]`` / ``dict_slot[c]``: the row of ``nums`` / ``codes`` column c
-    goes to, or -1 (not wanted). Number slot k is read as ``_parse_one`` reads
-    it with ``mode[k]``, ``scale[k]`` (``mul[k]`` = 10**scale, ``most[k]`` the
-    largest value that may not overflow); plain digits straight from the
-    bytes, the rest through ``_parse_one``. A dictionary value is packed in a
-    word (its bytes little-endian in bits 0-55, its length in bits 56-58) kept
-    in the hash table ``keys[k]`` (``nkeys[k]`` used slots); ``codes`` holds its
-    slot there. Stops after ``cap`` rows.
-    Returns (position after the last line read, rows, status): status 1 means
-    the lines from ``pos`` are not for this scanner (see _Scanner).
-    """
-    rows = 0
-    ten = np.uint64(10)
-    while pos < end:
-        if rows >= cap:
-            return pos, rows, 0
-        c = buf[pos]
-        if c == 10:                       # blank line
-            pos += 1
-            continue
-        if c == 13 and buf[pos + 1] == 10:
-            pos += 2
-            continue
-        col = 0
-        while True:
-            if col >= ncols:
-                return pos, rows, 1
-            k = num_slot[col]
-            if k >= 0:
-                # the common case: up to 18 plain digits, then the delimiter or LF
-                start = pos
-                v = np.uint64(0)
-                c = buf[pos]
-                while 48 <= c <= 57:
-                    v = v * ten + np.uint64(c - 48)
-                    pos += 1
-                    c = buf[pos]
-                n = pos - start
-                if 0 < n < 19 and (c == delim or c == 10) and v <= most[k]:
-                    nums[k, rows] = v * mul[k]
-                else:
-                    a, b, pos, c, ok = _field(buf, start, delim)
-                    if not ok:
-                        return pos, rows, 1
-                    v, err = _parse_one(buf, a, b, mode[k], scale[k])
-                    if err:
-                        return pos, rows, 1
-                    nums[k, rows] = v
-            else:
-                a, b, pos, c, ok = _field(buf, pos, delim)
-                if not ok:
-                    return pos, rows, 1
-                k = dict_slot[col]
-                if k >= 0:
-                    if b - a > SCAN_KEY_BYTES:
-                        return pos, rows, 1
-                    key = np.uint64(b - a) << np.uint64(56)
-                    for j in range(a, b):
-                        key |= np.uint64(buf[j]) << np.uint64(8 * (j - a))
-                    # open addressing in _KEY_SLOTS slots; bit 63 marks a slot in use
-                    key |= np.uint64(1) << np.uint64(63)
-                    idx = np.int64((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(_KEY_SHIFT))
-                    while keys[k, idx] != key:
-                        if keys[k, idx] == 0:
-                            if nkeys[k] >= SCAN_KEYS:
-                                return pos, rows, 1
-                            keys[k, idx] = key
-                            nkeys[k] += 1
-                            break
-                        idx = (idx + 1) & (_KEY_SLOTS - 1)
-                    codes[k, rows] = idx
-            col += 1
-            if c == delim:
-                pos += 1
-                continue
-            pos += 2 if c == 13 else 1    # past the line end
-            break
-        if col != ncols:
-            return pos, rows, 1
-        rows += 1
-    return pos, rows, 0
-
-
 def parse_numbers(arr: pa.Array, mode: int, scale: int = 0) -> tuple[np.ndarray, int, str]:
-    """(uint64 values, index of the first bad value or -1, what is wrong)."""
+    """(uint64 values, index of the first bad value or -1, what is wrong).
+
+    mode NUM_INT and NUM_ADDR: decimal or 0x hex integer (as pyarrow reads them); NUM_DECIMAL:
+    decimal with an optional fraction, times 10**scale (extra fraction digits are dropped).
+    Spaces and tabs around a value are ignored; a leading '+' is allowed.
+    """
     n = len(arr)
     out = np.zeros(n, np.uint64)
     if n == 0:
@@ -644,7 +439,7 @@ def parse_numbers(arr: pa.Array, mode: int, scale: int = 0) -> tuple[np.ndarray,
     offsets = np.frombuffer(bufs[1], np.int32)[arr.offset:arr.offset + n + 1]
     data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None and bufs[2].size \
         else np.zeros(1, np.uint8)
-    bad, code = _parse_numbers(offsets, data, mode, scale, out)
+    bad, code = _scan.parse_numbers(offsets, data, mode, scale, out)
     return out, int(bad), _NUM_ERRORS.get(int(code), "")
 
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
+from replay import _scan
 from replay.errors import SettingsError, TraceError
 from replay.importers._common import (
     PROGRESS_MIN_BYTES,
@@ -227,45 +227,24 @@ def _nr_accesses(value, max_nr: float, where: str) -> float:
 # ---------------------------------------------------------------- page sampling
 
 
-@njit(cache=True, nogil=True)
-def _mix64(x):
-    """splitmix64's finaliser: a fixed, well-mixed hash of a 64-bit value."""
-    x = np.uint64(x)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+_U64 = (1 << 64) - 1
 
 
-@njit(cache=True, nogil=True)
-def _accessed_pages(starts, ends, probs, key, out):
-    """Pages p of each region with hash(key, p) / 2^53 < prob, in address order.
+def _mix64(x: int) -> int:
+    """splitmix64's finaliser: a fixed, well-mixed hash of a 64-bit value (as in C:
+    replay/scan/damo.c hashes each page with it)."""
+    x &= _U64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _U64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _U64
+    return x ^ (x >> 31)
 
-    With an empty ``out`` only counts them (so the caller can size ``out``).
-    """
-    n = 0
-    store = len(out) > 0
-    key = np.uint64(key)
-    two53 = float(1 << 53)
-    for r in range(len(starts)):
-        prob = probs[r]
-        if prob <= 0.0:
-            continue
-        if prob >= 1.0:
-            if store:
-                for p in range(starts[r], ends[r]):
-                    out[n] = p
-                    n += 1
-            else:
-                n += ends[r] - starts[r]
-            continue
-        threshold = np.uint64(prob * two53)
-        for p in range(starts[r], ends[r]):
-            h = _mix64(np.uint64(p) ^ key) >> np.uint64(11)
-            if h < threshold:
-                if store:
-                    out[n] = p
-                n += 1
-    return n
+
+def _accessed_pages(starts: np.ndarray, ends: np.ndarray, probs: np.ndarray, key: int,
+                    out: np.ndarray) -> int:
+    """Pages p of each region with hash(key, p) / 2^53 < prob, in address order, into out.
+
+    With an empty ``out`` only counts them (so the caller can size ``out``)."""
+    return _scan.damo_accessed_pages(starts, ends, probs, key, out)
 
 
 def _snapshot_accesses(tgt_idx: int, s_idx: int, snap, max_nr: float, scale: float,
@@ -276,7 +255,7 @@ def _snapshot_accesses(tgt_idx: int, s_idx: int, snap, max_nr: float, scale: flo
     room = int((ends[hot] - starts[hot]).sum())
     if room == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    key = np.uint64(_mix64(np.uint64(((seed & 0xFFFFFFFF) << 20 | tgt_idx) + 0x9E3779B97F4A7C15)))
+    key = _mix64(((seed & 0xFFFFFFFF) << 20 | tgt_idx) + 0x9E3779B97F4A7C15)
     n = _accessed_pages(starts, ends, probs, key, np.zeros(0, np.int64))
     out = np.empty(n, np.int64)
     _accessed_pages(starts, ends, probs, key, out)

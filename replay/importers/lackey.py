@@ -13,8 +13,8 @@ every page it covers (``crossing="both"``, the default: the CPU faults on
 each) or only the first (``crossing="first"``). Time is the ordinal of the
 line among I/L/S/M lines times ``ns_per_record`` (meta.time_source "ordinal").
 
-Parsing is a numba byte scanner over chunks of a few tens of MB: no Python
-per line (>= 5 M lines/s, see benchmarks/bench_import.py).
+Parsing is a byte scanner in C (replay/scan/lackey.c) over chunks of a few
+tens of MB: no Python per line (>= 5 M lines/s, see benchmarks/bench_import.py).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
+from replay import _scan
 from replay.errors import SettingsError, TraceError
 from replay.importers._common import (
     BackgroundWriter,
@@ -52,120 +52,6 @@ _ERRORS = {
     6: f"access size is larger than {MAX_ACCESS_BYTES} bytes",
     7: "unexpected text after the size",
 }
-
-
-HEX_VALUE = np.full(256, 255, np.uint8)
-for _i, _ch in enumerate(b"0123456789abcdef"):
-    HEX_VALUE[_ch] = _i
-for _i, _ch in enumerate(b"ABCDEF"):
-    HEX_VALUE[_ch] = 10 + _i
-
-
-@njit(cache=True, nogil=True)
-def _scan(buf, pos, end, ordinal, ns_per_record, include_instr, both_pages,
-          out_time, out_vpn, out_op, n_out, hexv):
-    """Parse whole lines of buf[pos:end] into the out arrays, from index n_out.
-
-    Returns (pos, n_out, ordinal, lines_done, error_code); on an error, pos is
-    the start of the bad line and lines_done counts the lines before it.
-    Stops early (at a line start) when the out arrays are nearly full.
-    ``hexv`` maps a byte to its hex digit value, 255 for other bytes.
-    """
-    cap = len(out_vpn) - 260
-    lines = 0
-    while pos < end:
-        if n_out >= cap:
-            return pos, n_out, ordinal, lines, 0
-        line_start = pos
-        c = buf[pos]
-        while c == 32 or c == 9:
-            pos += 1
-            c = buf[pos]
-        if c == 76:
-            kind = 1                      # L
-        elif c == 73:
-            kind = 0                      # I
-        elif c == 83:
-            kind = 2                      # S
-        elif c == 77:
-            kind = 3                      # M
-        else:
-            if c == 10 or c == 13:        # blank line
-                while buf[pos] != 10:
-                    pos += 1
-                pos += 1
-                lines += 1
-                continue
-            if (c == 61 and buf[pos + 1] == 61) or (c == 45 and buf[pos + 1] == 45):
-                while buf[pos] != 10:     # ==pid== / --pid-- banner
-                    pos += 1
-                pos += 1
-                lines += 1
-                continue
-            return line_start, n_out, ordinal, lines, 1
-        pos += 1
-        c = buf[pos]
-        if c != 32 and c != 9:
-            return line_start, n_out, ordinal, lines, 1
-        while c == 32 or c == 9:
-            pos += 1
-            c = buf[pos]
-        addr = np.uint64(0)
-        start = pos
-        v = hexv[c]
-        while v != 255:
-            addr = (addr << np.uint64(4)) | np.uint64(v)
-            pos += 1
-            v = hexv[buf[pos]]
-        digits = pos - start
-        if digits == 0:
-            return line_start, n_out, ordinal, lines, 2
-        if digits > 16:
-            return line_start, n_out, ordinal, lines, 3
-        if buf[pos] != 44:
-            return line_start, n_out, ordinal, lines, 4
-        pos += 1
-        size = np.int64(0)
-        start = pos
-        c = buf[pos]
-        while 48 <= c <= 57:
-            size = size * 10 + np.int64(c - 48)
-            pos += 1
-            c = buf[pos]
-            if size > 65536:
-                return line_start, n_out, ordinal, lines, 6
-        if pos == start:
-            return line_start, n_out, ordinal, lines, 5
-        if c != 10:
-            while c == 32 or c == 9 or c == 13:
-                pos += 1
-                c = buf[pos]
-            if c != 10:
-                return line_start, n_out, ordinal, lines, 7
-        pos += 1
-        lines += 1
-        t = ordinal * ns_per_record
-        ordinal += 1
-        if kind == 0 and not include_instr:
-            continue
-        op = 0 if kind <= 1 else 1
-        first = addr >> np.uint64(12)
-        out_time[n_out] = t
-        out_vpn[n_out] = np.int64(first)
-        out_op[n_out] = op
-        n_out += 1
-        if both_pages and size > 1:
-            last_byte = addr + np.uint64(size - 1)
-            if last_byte >= addr:         # no wrap past 2^64
-                last = last_byte >> np.uint64(12)
-                p = first
-                while p != last:
-                    p += np.uint64(1)
-                    out_time[n_out] = t
-                    out_vpn[n_out] = np.int64(p)
-                    out_op[n_out] = op
-                    n_out += 1
-    return pos, n_out, ordinal, lines, 0
 
 
 _COMMAND = re.compile(rb"^==\d+== Command: (.*)$", re.MULTILINE)
@@ -222,7 +108,12 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
 def _import_chunk(chunk, line: int, writer: BackgroundWriter, ordinal: int,
                   ns_per_record: int, include_instr: bool, both: bool,
                   src: Path) -> tuple[int, int]:
-    """Scan one chunk (first line number ``line``); return (ordinal, next line number)."""
+    """Scan one chunk (first line number ``line``); return (ordinal, next line number).
+
+    The scanner parses whole lines of ``data[pos:end]`` into the out arrays and
+    returns (pos, rows out, ordinal, lines done, error code); on an error, pos is
+    the start of the bad line and lines done counts the lines before it. It stops
+    early (at a line start) when the out arrays are nearly full."""
     data = chunk.data
     end = len(data)
     pos = 0
@@ -230,8 +121,8 @@ def _import_chunk(chunk, line: int, writer: BackgroundWriter, ordinal: int,
         t = np.empty(OUT_ROWS, np.int64)
         v = np.empty(OUT_ROWS, np.int64)
         o = np.empty(OUT_ROWS, np.uint8)
-        pos, n, ordinal, lines, err = _scan(data, pos, end, ordinal, ns_per_record,
-                                            include_instr, both, t, v, o, 0, HEX_VALUE)
+        pos, n, ordinal, lines, err = _scan.lackey(data, pos, end, ordinal, ns_per_record,
+                                                   include_instr, both, t, v, o, 0)
         line += lines
         if err:
             text = bytes(data[pos:pos + 60]).split(b"\n")[0].decode("latin-1")
