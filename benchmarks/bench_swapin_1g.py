@@ -148,7 +148,7 @@ def main() -> None:
         s1g = folder / "swapin.parquet"
         generate_to(s1g, "swapin-1g", size_bytes=size, seed=1)
         t = time.perf_counter()
-        # compile (or load from the numba cache) before anything is timed
+        # a first small replay (codec caches, imports) before anything is timed
         simulate(s1g, ModelConfig(memory_limit_bytes=2 * size, mthp_sizes_kb=(64,)),
                  ["order0-fallback", "full-zswap"])
         print(f"warm-up {time.perf_counter() - t:.1f} s")

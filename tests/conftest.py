@@ -1,8 +1,4 @@
-"""Shared fixtures for the engine tests: small traces, hand-built traces, page contents.
-
-(Stale numba caches of the model are dropped by replay._compiled when replay.model is
-imported; the first replay after an edit recompiles, one to three minutes here.)
-"""
+"""Shared fixtures for the engine tests: small traces, hand-built traces, page contents."""
 
 from __future__ import annotations
 

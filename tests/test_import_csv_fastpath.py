@@ -1,7 +1,7 @@
 """The csv importer's byte scanner gives exactly what the pyarrow path gives.
 
 ``replay import csv`` reads the common case (unquoted or simply quoted fields)
-with a numba byte scanner and leaves anything else to pyarrow.csv. Both must
+with a C byte scanner (replay._scan) and leaves anything else to pyarrow.csv. Both must
 give the same trace, or the same one-line error, for any input: these tests
 import the same bytes both ways and compare.
 """
