@@ -17,6 +17,7 @@ compression unit) the settings allow (``PageSpace``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,6 @@ from replay.model.state import (
     COUNTER_NAMES,
     DERIVED_NAMES,
     MAX_ORDER,
-    PAGE_DTYPE,
     PER_SIZE_NAMES,
 )
 from replay.policies import Policy
@@ -247,7 +247,7 @@ class PageCosts:
     ucomp: np.ndarray
     uc_ns: np.ndarray
     ud_ns: np.ndarray
-    unit_bytes: np.ndarray    # stored bytes per unit (per page when unit_pages == 1)
+    unit_bytes: np.ndarray    # stored bytes per unit (empty when unit_pages == 1)
     source: str
 
 
@@ -269,11 +269,9 @@ def page_costs(trace: Trace, cfg: ModelConfig, contents: PageContents, cm,
         d = np.where(comp >= PAGE_SIZE, cm.param("copy_ns_per_kib") * PAGE_SIZE / 1024,
                      cm.decompress_ns(codec, comp, PAGE_SIZE))
         source = "codec size fit on the given sizes"
-    n = len(comp)
-    zeros = np.zeros(n, np.int32)
-    if unit_pages == 1:
-        return PageCosts(1, _ns32(c), _ns32(d), zeros, zeros, zeros,
-                         np.minimum(comp, PAGE_SIZE), source)
+    if unit_pages == 1:                  # no unit arrays: the model does not read them
+        empty = np.zeros(0, np.int32)
+        return PageCosts(1, _ns32(c), _ns32(d), empty, empty, empty, empty, source)
     u = unit_pages
     if sizes is not None:
         su = page_compressed_sizes(trace, codec=codec, unit_pages=u, pages=contents.pages)
@@ -375,40 +373,42 @@ class ModelState(_mm.Model):
     it: the dense page id of each record (``page_ids``) and the arrays it reads."""
 
     page_ids: np.ndarray
-    info: dict
     space: PageSpace
 
 
-def build_model(space: PageSpace, cfg: ModelConfig, policy: Policy, contents: PageContents,
-                layout, setup: CostSetup) -> ModelState:
-    """A fresh model for one policy over the records of ``space``."""
-    costs = setup.costs
-    info = {
-        "comp": space_array(space, contents.comp_bytes, np.int32),
-        "c_ns": space_array(space, costs.c_ns, np.int32),
-        "d_ns": space_array(space, costs.d_ns, np.int32),
-        "unit_comp": space_array(space, costs.ucomp, np.int32),
-        "unit_c_ns": space_array(space, costs.uc_ns, np.int32),
-        "unit_d_ns": space_array(space, costs.ud_ns, np.int32),
-        "zero": space_array(space, contents.is_zero, np.uint8),
-        "hugepage": space_array(space, layout[2], np.uint8),
-        "vma_start": space_array(space, layout[0], np.int32),
-        "vma_end": space_array(space, layout[1], np.int32),
+def page_info(contents: PageContents, layout, costs: PageCosts) -> dict:
+    """What the trace says about each page of the replay, as the model takes it (its
+    records get a copy; it keeps the unit arrays, which are empty without units)."""
+    units = costs.unit_pages > 1
+
+    def per_page(values, dtype, needed=True):
+        return np.ascontiguousarray(values, dtype) if needed else np.zeros(0, dtype)
+
+    return {
+        "comp": per_page(contents.comp_bytes, np.int32),
+        "c_ns": per_page(costs.c_ns, np.int32),
+        "d_ns": per_page(costs.d_ns, np.int32),
+        "unit_comp": per_page(costs.ucomp, np.int32, units),
+        "unit_c_ns": per_page(costs.uc_ns, np.int32, units),
+        "unit_d_ns": per_page(costs.ud_ns, np.int32, units),
+        "zero": per_page(contents.is_zero, np.uint8),
+        "hugepage": per_page(layout[2], np.uint8),
+        "vma_start": per_page(layout[0], np.int32),
+        "vma_end": per_page(layout[1], np.int32),
     }
+
+
+def build_model(space: PageSpace, cfg: ModelConfig, policy: Policy, info: dict,
+                setup: CostSetup) -> ModelState:
+    """A fresh model for one policy over the records of ``space`` (``info``: page_info)."""
     tlb = c_args(setup.tlb) if setup.tlb is not None else None
     shadow = c_args(setup.tlb.shadow()) if tlb is not None and setup.shadow == "exact" else None
     m = ModelState(space.nr_pages, space.dir, info, model_config(cfg, policy.view),
                    cfg.swap_bytes // PAGE_SIZE, policy.decide.address, policy.decide,
-                   setup.params_ps, costs.unit_pages.bit_length() - 1, tlb, shadow)
+                   setup.params_ps, setup.costs.unit_pages.bit_length() - 1, tlb, shadow)
     m.page_ids = space.ids
-    m.info = info
     m.space = space
     return m
-
-
-def space_array(space: PageSpace, per_page, dtype) -> np.ndarray:
-    """A per-record array from one value per page of ``space``."""
-    return np.ascontiguousarray(per_page, dtype)
 
 
 # ---------------------------------------------------------------- results
@@ -486,17 +486,15 @@ def tlb_of(setup: CostSetup, main: dict | None, base: dict | None) -> dict:
     return out
 
 
-def compression_of(m: ModelState, costs: PageCosts, codec: str) -> dict:
+def compression_of(m: ModelState, info: dict, costs: PageCosts, codec: str) -> dict:
     """Bytes and codec time to compress every touched page once, per 4 KiB page and (with
     a larger unit) per unit: the multi-page compression comparison, independent of policy."""
-    records = np.frombuffer(m.arrays()["pages"], PAGE_DTYPE)
-    touched = np.flatnonzero(records["pstate"] != 0)      # record indices, dense order
+    touched = np.frombuffer(m.touched_records(), np.int32)   # record indices, dense order
 
     def stored(b):
         return int(((np.asarray(b, np.int64) + 15) // 16 * 16).sum())
 
     npg = max(1, len(touched))
-    info = m.info
     comp1 = np.minimum(info["comp"][touched], PAGE_SIZE)
     out = {"codec": codec, "unit_kb": costs.unit_pages * PAGE_SIZE // 1024,
            "pages": len(touched),
@@ -623,7 +621,10 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
                                  tlb_cfg.walk_cycles if tlb_cfg else 0),
         tlb=tlb_cfg, shadow=_shadow_mode(tlb_shadow, tlb_cfg), cost_model=cm, device=device,
         ordinal=trace.meta.time_source == "ordinal", ns_per_access=int(ordinal_ns_per_access))
-    models = [build_model(space, config, pol, contents, layout, setup) for pol in pols]
+    info = page_info(contents, layout, setup.costs)
+    models = [build_model(space, config, pol, info, setup) for pol in pols]
+    del layout                   # copied into the models' records
+    contents = dataclasses.replace(contents, comp_bytes=None, is_zero=None, sizes=None)
     if not timeline:
         mode, window = MODE_OFF, 1
     elif timeline_ns is not None:
@@ -697,7 +698,7 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
         r["time"] = time_of(m, setup)
         base = shared_counters if shared is not None else tlb_figures(m, shadow=True)
         r["tlb"] = tlb_of(setup, tlb_figures(m), base)
-        r["compression"] = compression_of(m, setup.costs, config.compressor)
+        r["compression"] = compression_of(m, info, setup.costs, config.compressor)
         if mode != MODE_OFF:
             r["timeline"] = timelines[k].to_dict()
         results.append(r)

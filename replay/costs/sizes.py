@@ -208,29 +208,26 @@ def page_compressed_sizes(trace: Trace, codec: str = "lz4", level: int | None = 
     dense = np.arange(trace.num_dense_pages, dtype=np.int64) if pages is None else \
         np.asarray(pages, np.int64)
     n = len(dense)
-    bkey = blocks[dense >> BLOCK_SHIFT] if n else np.zeros(0, np.int64)
-    vpn = ((bkey & ((1 << 43) - 1)) << BLOCK_SHIFT) | (dense & (BLOCK_PAGES - 1))
-    sample = (vpn + _ASID_MIX * (bkey >> 43)) % SAMPLE_PAGES
-    keys = np.where(data_idx >= 0, _NGEN + data_idx.astype(np.int64),
-                    _GEN_CLASS[cls] * SAMPLE_PAGES + sample)
+    keys = _page_keys(dense, blocks, cls, data_idx)
     digests = [hashlib.blake2b(d, digest_size=16).digest() for d in data_list]
     before = len(_CACHE)
     nunits = n // unit_pages
     if unit_pages == 1:
+        # a table by key (a few thousand generated keys, then the recorded pages)
         uniq = np.unique(keys)
-        comp_t = np.zeros(len(uniq), np.int64)
-        zero_t = np.zeros(len(uniq), bool)
-        same_t = np.zeros(len(uniq), bool)
-        for i, k in enumerate(uniq.tolist()):
-            comp_t[i], zero_t[i], same_t[i] = _measure(cdc, *_identity_and_bytes(
+        size = int(uniq[-1]) + 1 if len(uniq) else 1
+        comp_t = np.zeros(size, np.int32)
+        zero_t = np.zeros(size, bool)
+        same_t = np.zeros(size, bool)
+        for k in uniq.tolist():
+            comp_t[k], zero_t[k], same_t[k] = _measure(cdc, *_identity_and_bytes(
                 k, digests, data_list))
-        pos = np.searchsorted(uniq, keys)
-        unit_comp = comp_t[pos]
-        unit_zero = zero_t[pos]
+        unit_comp = comp_t[keys]
+        unit_zero = zero_t[keys]
         is_zero = unit_zero
-        is_same = same_t[pos]
+        is_same = same_t[keys]
     else:
-        rows = keys.reshape(nunits, unit_pages)
+        rows = keys.astype(np.int64).reshape(nunits, unit_pages)
         uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
         comp_t = np.zeros(len(uniq), np.int64)
@@ -251,8 +248,12 @@ def page_compressed_sizes(trace: Trace, codec: str = "lz4", level: int | None = 
     unit_bytes = unit_pages * PAGE_SIZE
     unit_incomp = unit_comp >= unit_bytes
     unit_stored = np.where(unit_incomp, unit_bytes, unit_comp).astype(np.int32)
-    per_page = np.repeat(unit_stored // unit_pages, unit_pages) + (
-        np.tile(np.arange(unit_pages), nunits) < np.repeat(unit_stored % unit_pages, unit_pages))
+    if unit_pages == 1:
+        per_page = unit_stored
+    else:
+        per_page = np.repeat(unit_stored // unit_pages, unit_pages) + (
+            np.tile(np.arange(unit_pages), nunits)
+            < np.repeat(unit_stored % unit_pages, unit_pages))
     notes = [cdc.note] if cdc.note else []
     if unit_pages > 1:
         notes.append(f"{unit_pages}-page compression units: per-page sizes are the unit's "
@@ -265,6 +266,26 @@ def page_compressed_sizes(trace: Trace, codec: str = "lz4", level: int | None = 
         content_class=cls, has_data=data_idx >= 0,
         unit_comp_bytes=unit_stored, unit_is_zero=np.asarray(unit_zero, bool),
         unit_incompressible=unit_incomp, distinct_compressed=len(_CACHE) - before, notes=notes)
+
+
+def _page_keys(dense: np.ndarray, blocks: np.ndarray, cls: np.ndarray,
+               data_idx: np.ndarray) -> np.ndarray:
+    """Each page's content key (int32): its recorded bytes (``_NGEN`` + index), else its
+    class's sample ``(vpn + 7919 * asid) % 512``. A block starts at a multiple of 512, so
+    the sample is ``(offset in the block + 7919 * asid) % 512``."""
+    keys = np.empty(len(dense), np.int32)
+    if not len(dense):
+        return keys
+    asid_part = ((blocks >> 43) * _ASID_MIX % SAMPLE_PAGES).astype(np.int32)
+    step = 1 << 20                         # bounded temporaries
+    for a in range(0, len(dense), step):
+        d = dense[a:a + step]
+        sample = (asid_part[d >> BLOCK_SHIFT] + (d & (BLOCK_PAGES - 1)).astype(np.int32)) \
+            % SAMPLE_PAGES
+        gen = _GEN_CLASS[cls[a:a + step]].astype(np.int32) * SAMPLE_PAGES + sample
+        di = data_idx[a:a + step]
+        keys[a:a + step] = np.where(di >= 0, _NGEN + di, gen)
+    return keys
 
 
 def _page_flags(key: int, digests: list[bytes], data_list: list[bytes]) -> tuple[bool, bool]:

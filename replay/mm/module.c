@@ -250,7 +250,7 @@ typedef struct {
 	struct timeline tl;
 	int64_t nr_records;
 	Py_buffer dir;
-	Py_buffer info[NR_INFO];
+	Py_buffer info[NR_INFO];             /* the unit arrays are kept; the others are copied */
 	bool have_buffers;
 	bool busy;                          /* a replay() runs (the GIL is released) */
 	PyObject *policy_ref;               /* keeps a plug-in policy's compiled code alive */
@@ -261,7 +261,7 @@ static void Model_release(ModelObject *self)
 	int i;
 	if (self->have_buffers) {
 		PyBuffer_Release(&self->dir);
-		for (i = 0; i < NR_INFO; i++)
+		for (i = 0; i < NR_INFO; i++)     /* a no-op for those released already */
 			PyBuffer_Release(&self->info[i]);
 		self->have_buffers = false;
 	}
@@ -377,8 +377,10 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 		PyObject *arr = PyDict_GetItemString(info, info_names[i]);
 		if (!arr) {
 			PyErr_Format(PyExc_KeyError, "info lacks %s", info_names[i]);
-		} else if (get_array(arr, &self->info[i], info_itemsize[i], self->nr_records,
-				     info_names[i]) == 0) {
+		} else if (get_array(arr, &self->info[i], info_itemsize[i],
+				     /* units: only read with unit_shift > 0 */
+				     i >= INFO_UNIT_COMP && i <= INFO_UNIT_D_NS && !unit_shift ? -1 :
+				     self->nr_records, info_names[i]) == 0) {
 			continue;
 		}
 		while (--i >= 0)
@@ -435,6 +437,9 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 				if (lo[k] < block || hi[k] > block + HPAGE_PMD_NR || lo[k] > hi[k]) {
 					PyErr_Format(PyExc_ValueError, "page %lld: VMA [%d, %d) leaves its 2 MiB block",
 						     (long long)((c << CHUNK_SHIFT) + j), lo[k], hi[k]);
+					for (i = 0; i < NR_INFO; i++)
+						if (i < INFO_UNIT_COMP || i > INFO_UNIT_D_NS)
+							PyBuffer_Release(&self->info[i]);
 					return -1;
 				}
 				page->vma_start = (uint16_t)(lo[k] - block);
@@ -442,6 +447,9 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 			}
 		}
 	}
+	for (i = 0; i < NR_INFO; i++)          /* copied into the records */
+		if (i < INFO_UNIT_COMP || i > INFO_UNIT_D_NS)
+			PyBuffer_Release(&self->info[i]);
 	mm->ra.prev_offset = -10;
 	mm->ra.prev_win = 1;
 	mm->ra.prev_page = -10;
@@ -701,6 +709,22 @@ static PyObject *Model_lru_order(ModelObject *self, PyObject *args)
 	return out;
 }
 
+/* The records of pages the replay touched (state not PAGE_NONE), as int32 bytes. */
+static PyObject *Model_touched_records(ModelObject *self, PyObject *unused)
+{
+	int64_t k, n = 0;
+	int32_t *out = malloc((size_t)(self->nr_records + 1) * sizeof(int32_t));
+	PyObject *bytes;
+	if (!out)
+		return PyErr_NoMemory();
+	for (k = 0; k < self->nr_records; k++)
+		if (self->mm.pages[k].state != PAGE_NONE)
+			out[n++] = (int32_t)k;
+	bytes = PyBytes_FromStringAndSize((const char *)out, (Py_ssize_t)(n * sizeof(int32_t)));
+	free(out);
+	return bytes;
+}
+
 static PyObject *Model_zswap_shrinker_count(ModelObject *self, PyObject *unused)
 {
 	return PyLong_FromLongLong(zswap_shrinker_count(&self->mm));
@@ -722,6 +746,8 @@ static PyMethodDef Model_methods[] = {
 	{"lru_order", (PyCFunction)Model_lru_order, METH_VARARGS,
 	 "lru_order(kind) -> the pages on a list, oldest first (0 inactive, 1 active, "
 	 "2 zswap), as int32 bytes"},
+	{"touched_records", (PyCFunction)Model_touched_records, METH_NOARGS,
+	 "the records of the pages the replay touched, as int32 bytes"},
 	{"zswap_shrinker_count", (PyCFunction)Model_zswap_shrinker_count, METH_NOARGS,
 	 "zswap_shrinker_count() as memcg reclaim would call it"},
 	{NULL},
