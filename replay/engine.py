@@ -146,6 +146,9 @@ def page_space(trace: Trace, order: int) -> PageSpace:
     group = 1 << max(0, order - CHUNK_SHIFT)         # chunks per aligned range of the order
     if group > 1:
         chunks = np.unique((chunks // group)[:, None] * group + np.arange(group))
+    if 2 * len(chunks) >= nr_pages // CHUNK_PAGES:
+        # most of the id space: records for all of it, looked up without the directory
+        chunks = np.arange(nr_pages // CHUNK_PAGES, dtype=np.int64)
     dir_ = np.full(nr_pages // CHUNK_PAGES, -1, np.int32)
     dir_[chunks] = np.arange(len(chunks), dtype=np.int32)
     ids = (chunks[:, None] * CHUNK_PAGES + np.arange(CHUNK_PAGES)).reshape(-1)

@@ -15,7 +15,7 @@ int lru_log_init(struct lru_log *log, int64_t capacity)
 	while (cap < capacity)
 		cap <<= 1;
 	log->ring = mm_alloc((size_t)cap * sizeof(int32_t), false);
-	log->first = log->next = 0;
+	log->first = log->next = log->scout = 0;
 	log->mask = cap - 1;
 	log->nr_live = 0;
 	return log->ring ? 0 : -1;
@@ -56,4 +56,5 @@ void lru_log_make_room(struct mm *mm, struct lru_log *log, int kind)
 		out++;
 	}
 	log->next = out;
+	log->scout = log->first;
 }

@@ -17,7 +17,7 @@
 enum lru_log_kind { LOG_INACTIVE = LRU_INACTIVE_ANON, LOG_ACTIVE = LRU_ACTIVE_ANON, LOG_ZSWAP };
 
 #define LOG_DELETED (-1)
-#define LOG_PREFETCH 8            /* entries ahead whose records are prefetched */
+#define LOG_SCOUT_SPAN 1024       /* how far ahead of the oldest entry records are prefetched */
 
 int lru_log_init(struct lru_log *log, int64_t capacity);
 void lru_log_free(struct lru_log *log);
@@ -42,16 +42,31 @@ static inline void lru_log_del(struct lru_log *log, int64_t pos)
 	log->nr_live--;
 }
 
+/* Prefetch the records of the next live entries past the scout (two at a time,
+ * at most LOG_SCOUT_SPAN positions ahead of the oldest): a walk from the oldest
+ * end then finds them in cache, however many deleted entries lie between. */
+static inline void lru_log_scout(struct mm *mm, struct lru_log *log)
+{
+	int found = 0;
+	if (log->scout < log->first)
+		log->scout = log->first;
+	while (found < 2 && log->scout < log->next && log->scout - log->first < LOG_SCOUT_SPAN) {
+		int64_t h = log->ring[log->scout & log->mask];
+		log->scout++;
+		if (h != LOG_DELETED) {
+			__builtin_prefetch(&mm->pages[page_index(mm, h)], 1);
+			found++;
+		}
+	}
+}
+
 /* The oldest live entry, or -1 when there is none (deleted entries before it go). */
 static inline int64_t lru_log_oldest(struct mm *mm, struct lru_log *log)
 {
 	while (log->first < log->next) {
 		int64_t h = log->ring[log->first & log->mask];
 		if (h != LOG_DELETED) {
-			int64_t ahead = log->first + LOG_PREFETCH < log->next ?
-				log->ring[(log->first + LOG_PREFETCH) & log->mask] : LOG_DELETED;
-			if (ahead != LOG_DELETED)
-				__builtin_prefetch(&mm->pages[page_index(mm, ahead)], 1);
+			lru_log_scout(mm, log);
 			return h;
 		}
 		log->first++;

@@ -129,6 +129,7 @@ struct unit_info {
 struct lru_log {
 	int32_t *ring;
 	int64_t first, next;      /* entries [first, next) by position; ring[pos & mask] */
+	int64_t scout;            /* entries before it have had their records prefetched */
 	int64_t mask;
 	int64_t nr_live;          /* entries not deleted */
 };
@@ -260,6 +261,7 @@ typedef int64_t (*swapin_policy_fn)(const int64_t *view);
 struct mm {
 	int64_t nr_pages;                 /* the dense id space */
 	const int32_t *dir;               /* records of each 16-page chunk (index), -1 none */
+	bool identity;                    /* every chunk has its records, in order: record = id */
 	struct page *pages;
 	struct unit_info units;
 	struct mm_config cfg;
@@ -285,6 +287,8 @@ struct mm {
 /* The index of page p's record (and of its unit_info entries). */
 static inline int64_t page_index(const struct mm *mm, int64_t p)
 {
+	if (mm->identity)        /* a trace that touches (nearly) all of its blocks */
+		return p;
 	return ((int64_t)mm->dir[p >> CHUNK_SHIFT] << CHUNK_SHIFT) | (p & (CHUNK_PAGES - 1));
 }
 
@@ -299,7 +303,10 @@ extern const struct page page_none;
 
 static inline const struct page *page_peek(const struct mm *mm, int64_t p)
 {
-	int32_t c = mm->dir[p >> CHUNK_SHIFT];
+	int32_t c;
+	if (mm->identity)
+		return &mm->pages[p];
+	c = mm->dir[p >> CHUNK_SHIFT];
 	if (c < 0)
 		return &page_none;
 	return &mm->pages[((int64_t)c << CHUNK_SHIFT) | (p & (CHUNK_PAGES - 1))];

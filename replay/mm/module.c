@@ -367,6 +367,9 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 			if (dir[i] > top)
 				top = dir[i];
 		self->nr_records = ((int64_t)top + 1) << CHUNK_SHIFT;
+		mm->identity = true;
+		for (i = 0; i < nr_dir && mm->identity; i++)
+			mm->identity = dir[i] == i;
 	}
 	if (!PyDict_Check(info)) {
 		PyBuffer_Release(&self->dir);

@@ -13,6 +13,21 @@
 
 enum trace_op { OP_READ, OP_WRITE, OP_PAGEOUT, OP_FREE };
 
+static inline void prefetch_access(const struct mm *mm, int64_t p, bool exact)
+{
+	const struct page *page = &mm->pages[page_index(mm, p)];
+	if (page->state == PAGE_MAPPED) {
+		if (exact && page->lru_pos >= 0) {
+			const struct page *folio = &mm->pages[page_index(mm, page->head)];
+			const struct lru_log *log = &mm->lruvec.lists[folio_lru_list(folio)];
+			if (folio->lru_pos >= 0)
+				__builtin_prefetch(&log->ring[folio->lru_pos & log->mask], 1);
+		}
+	} else if (page->slot >= 0) {
+		__builtin_prefetch(&mm->si.slot_owner[page->slot], 1);
+	}
+}
+
 /* Time spent on L2 TLB hits and page walks so far (ps). */
 int64_t tlb_time_ps(const struct mm *mm)
 {
@@ -87,10 +102,15 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 		}
 		/* the record of the access PREFETCH_AHEAD on, and the directory entry that
 		 * finds the one twice as far */
-		if (likely(i + 2 * PREFETCH_AHEAD < n))
+		if (likely(i + 2 * PREFETCH_AHEAD < n) && !mm->identity)
 			__builtin_prefetch(&mm->dir[pages[i + 2 * PREFETCH_AHEAD] >> CHUNK_SHIFT], 0);
 		if (likely(i + PREFETCH_AHEAD < n))
 			__builtin_prefetch(&mm->pages[page_index(mm, pages[i + PREFETCH_AHEAD])], 1);
+		/* in exact-LRU mode, for an access a quarter as far (its record is in
+		 * cache by now), what it will touch besides: its LRU entry (a hit moves
+		 * it), its swap slot's owner when it is swapped out (a swap-in frees it) */
+		if (exact && likely(i + PREFETCH_AHEAD / 4 < n))
+			prefetch_access(mm, pages[i + PREFETCH_AHEAD / 4], exact);
 		p = pages[i];
 		op = ops[i];
 		last_ns = tns[i];
