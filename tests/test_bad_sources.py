@@ -1,0 +1,157 @@
+"""Hostile sources, round two (issue 13): compressed streams cut short or corrupt,
+byte-order marks, ambiguous headers, sources that are not regular files, and
+importers whose output would not be bounded by their input.
+
+Each case goes through the real CLI and must give one error line naming the
+file (exit code 2), leave nothing in the output folder, and keep the source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import lz4.frame
+import numpy as np
+import pytest
+import zstandard
+
+from replay.cli import main
+from replay.importers.champsim import RECORD as CHAMPSIM_RECORD
+from replay.trace import open_trace
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def import_into(tmp_path: Path, fmt: str, src: Path, *extra: str) -> tuple[int, str, Path]:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir(exist_ok=True)
+    out = out_dir / "t.parquet"
+    rc, stdout, err = run_cli(["import", fmt, str(src), "-o", str(out), *extra])
+    assert stdout == ""
+    return rc, err, out
+
+
+def assert_refused(rc: int, err: str, src: Path, *words: str) -> None:
+    assert rc == 2, err
+    assert err.count("\n") == 1 and err.startswith(f"replay: error: {src}"), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in err, err
+
+
+def lackey_text(lines: int) -> bytes:
+    return b"".join(b" L %08x,8\n" % (0x7F0000000 + 4096 * (i % 5000)) for i in range(lines))
+
+
+def libcachesim_text(rows: int) -> bytes:
+    return b"version,time,op,size,lbn\n" + b"".join(
+        b"1,%d,28,4096,%d\n" % (i // 100, 8 * (i % 3000)) for i in range(rows))
+
+
+def champsim_bytes(n: int) -> bytes:
+    r = np.zeros(n, CHAMPSIM_RECORD)
+    r["ip"] = 0x401000
+    r["source_memory"][:, 0] = 0x7F0000000000 + 4096 * (np.arange(n) % 7000)
+    return r.tobytes()
+
+
+SOURCES = {
+    "lackey": lambda: lackey_text(20_000),
+    "libcachesim-csv": lambda: libcachesim_text(20_000),
+    "champsim": lambda: champsim_bytes(20_000),
+}
+
+
+def zst(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=3).compress(data)
+
+
+# ---------------------------------------------------------------- case 1: .zst and .lz4
+
+
+@pytest.mark.parametrize("fmt", sorted(SOURCES))
+def test_zst_source_cut_anywhere_is_refused_not_imported_in_part(tmp_path, fmt):
+    """A .zst cut short used to import the part before the cut, exit 0. Every cut of
+    the compressed file (inside a block, or exactly between two blocks, where the
+    decompressed part is a whole number of records) is one error line."""
+    whole = zst(SOURCES[fmt]())
+    src = tmp_path / f"t.{fmt}.zst"
+    for cut in (len(whole) // 3, len(whole) // 2, len(whole) - 1):
+        src.write_bytes(whole[:cut])
+        rc, err, out = import_into(tmp_path, fmt, src)
+        assert_refused(rc, err, src, "truncated zst data", "ends inside a frame",
+                       f"compressed byte {cut:,}")
+        assert os.listdir(out.parent) == []
+        assert src.read_bytes() == whole[:cut]
+
+
+def test_zst_champsim_cut_at_a_block_boundary_is_refused(tmp_path):
+    """A cut between two zstd blocks leaves whole 64-byte records behind (blocks here
+    end at record boundaries, as 128 KiB blocks do): only the unfinished frame tells."""
+    data = champsim_bytes(20_000)
+    cobj = zstandard.ZstdCompressor(level=1).compressobj()
+    parts = []
+    for k in range(0, len(data), 64 * 1000):
+        parts.append(cobj.compress(data[k:k + 64 * 1000]))
+        parts.append(cobj.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+    parts.append(cobj.flush())
+    cut = len(b"".join(parts[:10]))            # after 5 blocks of 1000 records
+    partial = zstandard.ZstdDecompressor().decompressobj().decompress(b"".join(parts)[:cut])
+    assert len(partial) == 5000 * 64           # whole records: no partial one to notice
+    src = tmp_path / "t.champsim.zst"
+    src.write_bytes(b"".join(parts)[:cut])
+    rc, err, out = import_into(tmp_path, "champsim", src)
+    assert_refused(rc, err, src, "truncated zst data")
+    assert os.listdir(out.parent) == []
+
+
+def test_corrupt_zst_is_one_line_naming_the_offset(tmp_path):
+    whole = bytearray(zst(lackey_text(20_000)))
+    whole[40:60] = b"\xff" * 20
+    src = tmp_path / "t.lackey.zst"
+    src.write_bytes(bytes(whole))
+    rc, err, out = import_into(tmp_path, "lackey", src)
+    assert_refused(rc, err, src, "corrupt zst data", "compressed byte")
+    assert os.listdir(out.parent) == []
+
+
+def test_bytes_after_the_last_zst_frame_are_refused(tmp_path):
+    src = tmp_path / "t.lackey.zst"
+    src.write_bytes(zst(lackey_text(100)) + b"not zstd")
+    rc, err, _ = import_into(tmp_path, "lackey", src)
+    assert_refused(rc, err, src, "corrupt zst data")
+
+
+def test_every_frame_of_a_multi_frame_zst_is_read(tmp_path):
+    """zstd -T / pzstd write several frames; the reader used to stop after the first."""
+    src = tmp_path / "t.lackey.zst"
+    src.write_bytes(zst(lackey_text(300)) + zst(lackey_text(200)))
+    rc, err, out = import_into(tmp_path, "lackey", src)
+    assert rc == 0, err
+    assert open_trace(out).num_accesses == 500
+
+
+def test_corrupt_lz4_is_one_line(tmp_path):
+    whole = bytearray(lz4.frame.compress(lackey_text(20_000)))
+    whole[500:550] = b"\xff" * 50
+    src = tmp_path / "t.lackey.lz4"
+    src.write_bytes(bytes(whole))
+    rc, err, out = import_into(tmp_path, "lackey", src)
+    assert_refused(rc, err, src, "corrupt or truncated lz4 data", "byte")
+    assert os.listdir(out.parent) == []
+
+
+def test_truncated_lz4_names_the_byte_it_got_to(tmp_path):
+    whole = lz4.frame.compress(lackey_text(20_000))
+    src = tmp_path / "t.lackey.lz4"
+    src.write_bytes(whole[: len(whole) // 2])
+    rc, err, _ = import_into(tmp_path, "lackey", src)
+    assert_refused(rc, err, src, "corrupt or truncated lz4 data", "decompressed byte")
