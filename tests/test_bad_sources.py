@@ -155,3 +155,98 @@ def test_truncated_lz4_names_the_byte_it_got_to(tmp_path):
     src.write_bytes(whole[: len(whole) // 2])
     rc, err, _ = import_into(tmp_path, "lackey", src)
     assert_refused(rc, err, src, "corrupt or truncated lz4 data", "decompressed byte")
+
+
+# ---------------------------------------------------------------- case 7: byte-order mark
+
+
+def read_columns(path: Path) -> dict[str, list[int]]:
+    chunks = list(open_trace(path).iter_chunks())
+    return {k: np.concatenate([getattr(c, k) for c in chunks]).tolist()
+            for k in ("time_ns", "vpn", "op")}
+
+
+@pytest.mark.parametrize("compress", [None, "zst"])
+def test_utf8_byte_order_mark_keeps_the_csv_time_column(tmp_path, compress):
+    """A BOM used to become part of the first header name ('\\ufefftime_ns'): the time
+    column went unnoticed and times were replaced by row numbers."""
+    text = b"time_ns,vpn,op\n100,5,r\n250,6,w\n900,7,r\n"
+    src = tmp_path / ("t.csv.zst" if compress else "t.csv")
+    data = b"\xef\xbb\xbf" + text
+    src.write_bytes(zst(data) if compress else data)
+    rc, err, out = import_into(tmp_path, "csv", src)
+    assert rc == 0, err
+    assert read_columns(out) == {"time_ns": [100, 250, 900], "vpn": [5, 6, 7],
+                                 "op": [0, 1, 0]}
+    assert open_trace(out).meta.time_source == "recorded"
+
+
+def test_utf8_byte_order_mark_before_headerless_csv_and_lackey(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"\xef\xbb\xbf7,5\n8,6\n")
+    rc, err, out = import_into(tmp_path, "csv", src, "--no-header", "--time-col", "1",
+                               "--vpn-col", "2")
+    assert rc == 0, err
+    assert read_columns(out)["time_ns"] == [7, 8]
+    src = tmp_path / "t.lackey"
+    src.write_bytes(b"\xef\xbb\xbf" + lackey_text(3))
+    out.unlink()
+    rc, err, out = import_into(tmp_path, "lackey", src)
+    assert rc == 0, err
+    assert len(read_columns(out)["vpn"]) == 3
+
+
+# ---------------------------------------------------------------- case 9: csv header
+
+
+@pytest.mark.parametrize("header,args,says", [
+    (b"time_ns,vpn,vpn,op", [], "'vpn' names columns 2 and 3"),
+    (b"time_ns,Vpn,vpn,op", [], "'vpn' names columns 2 and 3"),
+    (b"t,a,a,op", ["--time-col", "t", "--vpn-col", "a"], "'a' names columns 2 and 3"),
+])
+def test_a_duplicated_csv_header_column_is_refused(tmp_path, header, args, says):
+    """Two columns of one name: the importer used to take the first silently."""
+    src = tmp_path / "t.csv"
+    src.write_bytes(header + b"\n1,5,6,r\n2,7,8,w\n")
+    rc, err, out = import_into(tmp_path, "csv", src, *args)
+    assert rc == 2, err
+    assert err.count("\n") == 1 and "replay: error: " in err and says in err, err
+    assert os.listdir(out.parent) == []
+
+
+def test_a_duplicated_header_name_no_option_uses_is_fine(tmp_path):
+    src = tmp_path / "t.csv"
+    src.write_bytes(b"time_ns,vpn,note,note\n1,5,a,b\n2,7,c,d\n")
+    rc, err, out = import_into(tmp_path, "csv", src)
+    assert rc == 0, err
+    assert read_columns(out)["vpn"] == [5, 7]
+
+
+# ---------------------------------------------------------------- case 9: not regular files
+
+
+def test_a_fifo_source_is_refused_as_not_a_regular_file(tmp_path):
+    """A FIFO used to be called "empty" (its size is 0); opening it would block."""
+    src = tmp_path / "fifo.lackey"
+    os.mkfifo(src)
+    rc, err, out = import_into(tmp_path, "lackey", src)
+    assert_refused(rc, err, src, "FIFO", "not a regular file")
+    assert os.listdir(out.parent) == []
+
+
+@pytest.mark.parametrize("fmt", ["lackey", "champsim", "damo", "perf-script"])
+def test_a_device_source_is_refused_as_not_a_regular_file(tmp_path, fmt):
+    src = Path("/dev/zero")
+    rc, err, out = import_into(tmp_path, fmt, src)
+    assert_refused(rc, err, src, "character device", "not a regular file")
+    assert os.listdir(out.parent) == []
+
+
+def test_a_symlink_to_a_regular_source_is_read(tmp_path):
+    real = tmp_path / "real.lackey"
+    real.write_bytes(lackey_text(4))
+    link = tmp_path / "link.lackey"
+    link.symlink_to(real)
+    rc, err, out = import_into(tmp_path, "lackey", link)
+    assert rc == 0, err
+    assert len(read_columns(out)["vpn"]) == 4

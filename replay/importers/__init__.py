@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from replay.errors import ReplayError, SettingsError, TraceError
+from replay.importers._common import check_regular_source
 
 FORMATS: dict[str, str] = {
     "csv": "replay.importers.csvfile",
@@ -58,13 +59,10 @@ def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
         raise SettingsError(f"{names} does not apply to the {fmt} format")
     src_path = Path(src)
     out_path = Path(out)
-    if not src_path.exists():
-        raise TraceError("no such file", path=src_path, fmt=fmt)
-    if src_path.is_dir():
-        raise TraceError("is a folder, not a trace file", path=src_path, fmt=fmt)
+    st = check_regular_source(src_path, fmt)
     if not os.access(src_path, os.R_OK):
         raise TraceError("not readable (permission denied)", path=src_path, fmt=fmt)
-    if src_path.stat().st_size == 0:
+    if st.st_size == 0:
         raise TraceError("file is empty", path=src_path, fmt=fmt)
     if out_path.exists() and out_path.resolve() == src_path.resolve():
         raise SettingsError(f"output {out_path} is the source file itself")

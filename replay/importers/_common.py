@@ -160,13 +160,13 @@ class Source:
     ``read_into`` fills a buffer; ``raw_pos`` is how far into the file on disk the
     reader has got (compressed bytes), for progress bars; ``pos`` how far into the
     (decompressed) source. Any read or decompression error is a TraceError naming the
-    file and the byte it happened at.
+    file and the byte it happened at. Text formats drop a leading UTF-8 byte-order mark.
     """
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path = path
         self.fmt = fmt
-        self.size_bytes = path.stat().st_size
+        self.size_bytes = check_regular_source(path, fmt).st_size
         self.compression = compression_of(path)
         self.pos = 0
         self._head = b""
@@ -186,6 +186,10 @@ class Source:
             else:
                 import lz4.frame
                 self._f = lz4.frame.LZ4FrameFile(raw, "rb")
+            if fmt in TEXT_FORMATS:
+                head = bytearray(len(UTF8_BOM))
+                got = self._read_raw(memoryview(head))
+                self._head = bytes(head[:got]).removeprefix(UTF8_BOM)
         except BaseException:
             raw.close()
             raise
