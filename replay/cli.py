@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("replay: interrupted", err=True)
         return 130
     except click.ClickException as e:
-        e.show()
-        return e.exit_code
+        # a usage error (an unknown option, a value click refuses) is one line too
+        click.echo(f"replay: error: {e.format_message()}", err=True)
+        return 2
     except KeyboardInterrupt:
         click.echo("replay: interrupted", err=True)
         return 130

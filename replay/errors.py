@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 
 class ReplayError(Exception):
@@ -42,3 +43,17 @@ class TraceError(ReplayError):
 
 class SettingsError(ReplayError):
     """A setting makes no sense (negative size, unknown policy, ...)."""
+
+
+def os_reason(e: OSError) -> str:
+    """What an OSError says, in the system's words ('No space left on device'); pyarrow's
+    I/O errors carry it only in their text ('... [errno 28] ...')."""
+    if e.errno:
+        return os.strerror(e.errno)
+    if e.strerror:
+        return e.strerror
+    m = re.search(r"\[errno (\d+)\]", str(e))
+    if m:
+        return os.strerror(int(m.group(1)))
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__

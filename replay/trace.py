@@ -10,16 +10,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from replay.errors import TraceError
+from replay.atomic import check_output, final_path, temp_beside
+from replay.errors import TraceError, os_reason
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
@@ -93,7 +94,7 @@ class TraceMeta:
 def sidecar_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """(contents, regions) sidecar paths of the trace at ``path`` (same stem)."""
     p = Path(path)
-    stem = p.name[: -len(".parquet")] if p.name.endswith(".parquet") else p.name
+    stem = p.name.removesuffix(".parquet")
     return p.with_name(stem + ".contents.parquet"), p.with_name(stem + ".regions.parquet")
 
 
@@ -149,13 +150,14 @@ def check_accesses(time_ns: np.ndarray, vpn: np.ndarray, op: np.ndarray, asid: n
 # ---------------------------------------------------------------- writing
 
 
-def _temp_beside(final: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    umask = os.umask(0)          # mkstemp makes 0600; the renamed trace gets the usual mode
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
+def check_trace_output(out_path: str | os.PathLike,
+                       inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Check a trace output and its two sidecar paths before any work (see
+    replay.atomic.check_output: folder, kind of file, not an input)."""
+    out = Path(out_path)
+    for p in (out, *sidecar_paths(out)):
+        check_output(p, inputs, "output")
+    return out
 
 
 class TraceWriter:
@@ -172,6 +174,7 @@ class TraceWriter:
         self.out_path = Path(out_path)
         self.meta = meta
         self.source = source if source is not None else out_path
+        self._input = source                 # the source, which the output must not be
         self.fmt = fmt or meta.source_format
         self.row_group_rows = row_group_rows
         self.rows = 0
@@ -181,11 +184,9 @@ class TraceWriter:
         self._temps: list[Path] = []
         self._writer: pq.ParquetWriter | None = None
 
-    def __enter__(self) -> TraceWriter:
-        parent = self.out_path.parent
-        if not parent.is_dir():
-            raise TraceError("output folder does not exist", path=parent)
-        self._main_tmp = _temp_beside(self.out_path)
+    def __enter__(self) -> Self:
+        check_trace_output(self.out_path, [self._input])
+        self._main_tmp = temp_beside(final_path(self.out_path))
         self._temps.append(self._main_tmp)
         schema = ACCESS_SCHEMA.with_metadata({META_KEY: self.meta.to_json().encode()})
         try:
@@ -212,8 +213,8 @@ class TraceWriter:
             wide = op.astype(np.int64)
             if len(wide) and ((wide < 0) | (wide > OP_FREE)).any():
                 i = int(np.argmax((wide < 0) | (wide > OP_FREE)))
-                where = dict(line=int(lines[i])) if lines is not None else \
-                    dict(record=self.rows + i + 1)
+                where = {"line": int(lines[i])} if lines is not None else \
+                    {"record": self.rows + i + 1}
                 raise TraceError(f"op {int(wide[i])} is not 0 (read), 1 (write), 2 (pageout) "
                                  "or 3 (free)", path=self.source, fmt=self.fmt, **where)
             op = wide.astype(np.uint8)
@@ -225,7 +226,10 @@ class TraceWriter:
         table = pa.Table.from_arrays(
             [pa.array(time_ns), pa.array(vpn), pa.array(op), pa.array(asid)],
             schema=ACCESS_SCHEMA)
-        self._writer.write_table(table, row_group_size=self.row_group_rows)
+        try:
+            self._writer.write_table(table, row_group_size=self.row_group_rows)
+        except OSError as e:
+            raise self._write_error(e) from None
         self.rows += n
         self.last_time = int(time_ns[-1])
 
@@ -249,7 +253,7 @@ class TraceWriter:
         classes = list(content_class)
         unknown = set(classes) - set(CONTENT_CLASSES)
         if unknown:
-            raise TraceError(f"unknown content class {sorted(unknown)[0]!r}",
+            raise TraceError(f"unknown content class {min(unknown)!r}",
                              path=self.source, fmt=self.fmt)
         if data is None:
             data = [None] * n
@@ -263,27 +267,40 @@ class TraceWriter:
             pa.array(classes, pa.string()), pa.array(list(data), pa.binary()),
         ], schema=CONTENTS_SCHEMA)
 
+    def _write_error(self, e: OSError) -> TraceError:
+        return TraceError(f"cannot write the trace ({os_reason(e)})", path=self.out_path)
+
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if self._writer is not None:
-                self._writer.close()
+                writer, self._writer = self._writer, None
+                try:
+                    writer.close()
+                except OSError as e:
+                    if exc_type is None:
+                        raise self._write_error(e) from None
             if exc_type is not None:
                 return
             if self.rows == 0:
                 raise TraceError("no accesses found", path=self.source, fmt=self.fmt)
             contents_path, regions_path = sidecar_paths(self.out_path)
             renames = []
-            for table, final in ((self._contents, contents_path), (self._regions, regions_path)):
-                if table is not None:
-                    tmp = _temp_beside(final)
-                    self._temps.append(tmp)
-                    pq.write_table(table, tmp, compression="zstd")
-                    renames.append((tmp, final))
-                elif final.exists():
-                    final.unlink()   # a stale sidecar of an older trace must not travel
-            renames.append((self._main_tmp, self.out_path))  # the table last
-            for tmp, final in renames:
-                os.replace(tmp, final)
+            try:
+                for table, final in ((self._contents, contents_path),
+                                     (self._regions, regions_path)):
+                    final = final_path(final)
+                    if table is not None:
+                        tmp = temp_beside(final)
+                        self._temps.append(tmp)
+                        pq.write_table(table, tmp, compression="zstd")
+                        renames.append((tmp, final))
+                    elif final.exists():
+                        final.unlink()   # a stale sidecar of an older trace must not travel
+                renames.append((self._main_tmp, final_path(self.out_path)))  # the table last
+                for tmp, final in renames:
+                    os.replace(tmp, final)
+            except OSError as e:
+                raise self._write_error(e) from None
             self._temps.clear()
         finally:
             for t in self._temps:

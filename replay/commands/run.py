@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from replay.atomic import write_json_atomic
+from replay.atomic import check_output, write_json_atomic
 from replay.engine import run_document, simulate
 from replay.errors import SettingsError
 from replay.model.config import (
@@ -237,6 +237,9 @@ def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
     cfg = config_from_options(opts)
     kw = sim_options(opts)
     tr = open_trace(trace)
+    inputs = (tr.path, tr.contents_path, tr.regions_path, opts["cost_model"])
+    if json_out:
+        check_output(json_out, inputs, "--json output")   # before the replay, not after
     pols = list(policies) or list(DEFAULT_POLICIES)
     show = not quiet and sys.stderr.isatty()
     if show:
@@ -250,7 +253,7 @@ def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
         results = simulate(tr, cfg, pols, chunk_rows=chunk_rows, **kw)
     doc = run_document(tr, results)
     if json_out:
-        write_json_atomic(json_out, doc)
+        write_json_atomic(json_out, doc, inputs=inputs)
     if not quiet:
         console = Console()
         console.print(results_table(doc))

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from replay.errors import ReplayError, SettingsError, TraceError
+from replay.errors import ReplayError, SettingsError, TraceError, os_reason
 from replay.importers._common import check_regular_source
+from replay.trace import check_trace_output
 
 FORMATS: dict[str, str] = {
     "csv": "replay.importers.csvfile",
@@ -64,10 +65,9 @@ def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
         raise TraceError("not readable (permission denied)", path=src_path, fmt=fmt)
     if st.st_size == 0:
         raise TraceError("file is empty", path=src_path, fmt=fmt)
-    if out_path.exists() and out_path.resolve() == src_path.resolve():
-        raise SettingsError(f"output {out_path} is the source file itself")
-    if out_path.is_dir():
-        raise TraceError("output is a folder, not a file", path=out_path)
+    # the output (and the sidecars beside it, which a new trace replaces or removes) is
+    # checked before the work: its folder, its kind, and that it is not the source
+    check_trace_output(out_path, [src_path])
     try:
         module.import_trace(src_path, out_path, given)
     except ReplayError:
@@ -79,8 +79,7 @@ def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
         raise TraceError(_first_line(e), path=src_path, fmt=fmt) from None
     except OSError as e:
         # reading the source reports its own errors (Source.read_into): this is the output
-        raise TraceError(f"cannot write the trace ({e.strerror or _first_line(e)})",
-                         path=out_path) from None
+        raise TraceError(f"cannot write the trace ({os_reason(e)})", path=out_path) from None
 
 
 def _first_line(e: BaseException) -> str:
