@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Self
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from replay.atomic import check_output, final_path, temp_beside
@@ -86,9 +88,41 @@ class TraceMeta:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TraceMeta:
-        raw = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        """The metadata, every known field checked for its type; ValueError or TypeError
+        saying what is wrong otherwise (fields this version does not know are ignored)."""
+        try:
+            raw = json.loads(text)
+        except RecursionError:
+            raise ValueError("metadata is JSON nested too deeply") from None
+        except ValueError as e:                  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError(f"metadata is not JSON ({_first_line(e)[:80]})") from None
+        if not isinstance(raw, dict):
+            raise TypeError(f"metadata is a JSON {_json_kind(raw)}, not an object")
+        for name, want in _META_TYPES.items():
+            if name not in raw:
+                continue
+            v = raw[name]
+            ok = (type(v) is int) if want is int else isinstance(v, want)
+            if not ok:
+                shown = repr(v)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise TypeError(f"metadata field {name} is {shown}, not "
+                                 f"{_META_TYPE_NAMES[want]}")
+        if raw.get("time_source", "ordinal") not in ("recorded", "ordinal"):
+            raise ValueError(f"metadata field time_source is {raw['time_source']!r}, not "
+                             "'recorded' or 'ordinal'")
+        return cls(**{k: v for k, v in raw.items() if k in _META_TYPES})
+
+
+_META_TYPES = {f.name: {"str": str, "int": int, "bool": bool, "dict": dict}[f.type]
+               for f in dataclasses.fields(TraceMeta)}
+_META_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false",
+                    dict: "an object"}
+
+
+def _json_kind(v) -> str:
+    return {type(None): "null", list: "list", str: "string", int: "number", float: "number",
+            bool: "boolean"}.get(type(v), type(v).__name__)
 
 
 def sidecar_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -348,10 +382,7 @@ class Trace:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise TraceError("no such file", path=self.path)
-        if self.path.is_dir():
-            raise TraceError("is a folder, not a trace file", path=self.path)
+        _check_regular(self.path, None)
         try:
             self._pf = pq.ParquetFile(self.path)
         except (pa.ArrowException, OSError) as e:
@@ -368,15 +399,29 @@ class Trace:
         try:
             self.meta = TraceMeta.from_json(md[META_KEY]) if META_KEY in md else TraceMeta()
         except (ValueError, TypeError) as e:
-            raise TraceError(f"unreadable metadata ({e})", path=self.path, fmt=self.FMT) from None
+            raise TraceError(str(e), path=self.path, fmt=self.FMT) from None
         if self.meta.page_size != PAGE_SIZE:
             raise TraceError(f"page size {self.meta.page_size} is not supported "
                              f"(only {PAGE_SIZE})", path=self.path, fmt=self.FMT)
-        self.num_accesses = self._pf.metadata.num_rows
+        if self.meta.format_version != FORMAT_VERSION:
+            raise TraceError(f"format version {self.meta.format_version} is not one this "
+                             f"folio-replay reads ({FORMAT_VERSION})", path=self.path,
+                             fmt=self.FMT)
+        md = self._pf.metadata
+        # the footer's count, until a pass over the data confirms it (iter_chunks)
+        self.num_accesses = md.num_rows
+        groups = sum(md.row_group(i).num_rows for i in range(md.num_row_groups))
+        if groups != md.num_rows:
+            raise self._count_error(groups)
         self.contents_path, self.regions_path = sidecar_paths(self.path)
         self._blocks: np.ndarray | None = None
         self._index = None                   # replay.dense_ids.DenseIndex of _blocks
         self._rows_checked = False           # a pass of iter_chunks checked every row
+        self._sidecars: dict[str, pa.Table | None] = {}
+
+    def _count_error(self, rows: int) -> TraceError:
+        return TraceError(f"the footer says {self.num_accesses:,} accesses but the data holds "
+                          f"{rows:,}: a damaged file", path=self.path, fmt=self.FMT)
 
     # -- streaming
     def iter_chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -396,6 +441,11 @@ class Trace:
         check = validate and not self._rows_checked
         try:
             for batch in self._pf.iter_batches(batch_size=chunk_rows, columns=cols):
+                for i, name in enumerate(cols):
+                    if batch.column(i).null_count:
+                        k = _first_null(batch.column(i))
+                        raise TraceError(f"{name} is null (a required column)",
+                                         path=self.path, fmt=self.FMT, record=row + k + 1)
                 arrays = {name: batch.column(i).to_numpy(zero_copy_only=False)
                           for i, name in enumerate(cols)}
                 n = batch.num_rows
@@ -412,7 +462,10 @@ class Trace:
         except (pa.ArrowException, OSError) as e:
             raise TraceError(f"corrupt or truncated data near record {row + 1} "
                              f"({_first_line(e)})", path=self.path, fmt=self.FMT) from None
-        if check and row == self.num_accesses:
+        # the rows counted are the trace's size; a footer that says otherwise is damage
+        if row != self.num_accesses:
+            raise self._count_error(row)
+        if check:
             self._rows_checked = True
 
     # -- dense page ids
@@ -443,6 +496,19 @@ class Trace:
     def num_dense_pages(self) -> int:
         return len(self.block_table()) * BLOCK_PAGES
 
+    # -- checks
+    def check(self) -> Trace:
+        """Read and check everything before a replay: every row (one validating pass,
+        which ``block_table`` keeps), the row count, both sidecars. A trace without
+        accesses is refused: there is nothing to replay."""
+        self.block_table()
+        if self.num_accesses == 0:
+            raise TraceError("no accesses: nothing to replay or describe", path=self.path,
+                             fmt=self.FMT)
+        self.contents()
+        self.regions()
+        return self
+
     # -- sidecars
     def regions(self) -> pa.Table | None:
         return self._read_sidecar(self.regions_path, REGIONS_SCHEMA, "regions sidecar")
@@ -451,16 +517,113 @@ class Trace:
         return self._read_sidecar(self.contents_path, CONTENTS_SCHEMA, "contents sidecar")
 
     def _read_sidecar(self, path: Path, schema: pa.Schema, fmt: str) -> pa.Table | None:
-        if not path.exists():
+        """The sidecar, checked whole (check_contents, check_regions); read once."""
+        if fmt in self._sidecars:
+            return self._sidecars[fmt]
+        if not path.exists() and not path.is_symlink():
+            self._sidecars[fmt] = None
             return None
+        _check_regular(path, fmt)
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as e:
             raise TraceError(f"not a readable Parquet file ({_first_line(e)})",
                              path=path, fmt=fmt) from None
         if [(f.name, f.type) for f in table.schema] != [(f.name, f.type) for f in schema]:
-            raise TraceError("columns do not match the format", path=path, fmt=fmt)
+            cols = ", ".join(f"{f.name} {f.type}" for f in table.schema)
+            want = ", ".join(f"{f.name} {f.type}" for f in schema)
+            raise TraceError(f"columns are ({cols}), expected ({want})", path=path, fmt=fmt)
+        (check_contents if schema is CONTENTS_SCHEMA else check_regions)(table, path)
+        self._sidecars[fmt] = table
         return table
+
+
+def _check_regular(path: Path, fmt: str | None) -> None:
+    """TraceError unless ``path`` is an existing regular file (a FIFO would block the
+    reader; a device is not a trace)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise TraceError("no such file", path=path, fmt=fmt) from None
+    except OSError as e:
+        raise TraceError(f"cannot read ({os_reason(e)})", path=path, fmt=fmt) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise TraceError("is a folder, not a trace file", path=path, fmt=fmt)
+    if not stat.S_ISREG(st.st_mode):
+        from replay.atomic import _kind
+        raise TraceError(f"is {_kind(st.st_mode)}, not a regular file", path=path, fmt=fmt)
+
+
+def _first_null(col) -> int:
+    return int(np.flatnonzero(np.asarray(col.is_null()))[0])
+
+
+def _check_table(table: pa.Table, schema: pa.Schema, path, fmt: str) -> dict[str, np.ndarray]:
+    """No nulls in a non-nullable column; the numeric columns as numpy arrays."""
+    for f in schema:
+        col = table.column(f.name)
+        if not f.nullable and col.null_count:
+            raise TraceError(f"{f.name} is null (a required column)", path=path, fmt=fmt,
+                             record=_first_null(col) + 1)
+    return {f.name: table.column(f.name).to_numpy() for f in schema
+            if pa.types.is_integer(f.type)}
+
+
+def _first(bad: np.ndarray) -> int | None:
+    idx = np.flatnonzero(bad)
+    return int(idx[0]) if len(idx) else None
+
+
+def check_contents(table: pa.Table, path) -> None:
+    """Every row of a contents sidecar (docs/trace-format.md): asid, vpn and npages give
+    pages inside 0..2^52-1, version >= 0, a known class, data null or 4096 bytes."""
+    fmt = "contents sidecar"
+    c = _check_table(table, CONTENTS_SCHEMA, path, fmt)
+
+    def fail(i: int, what: str):
+        raise TraceError(what, path=path, fmt=fmt, record=i + 1)
+
+    asid, vpn, npages, version = c["asid"], c["vpn"], c["npages"], c["version"]
+    if (i := _first((asid < 0) | (asid >= ASID_LIMIT))) is not None:
+        fail(i, f"asid {asid[i]} is outside 0..2^20-1")
+    if (i := _first((vpn < 0) | (vpn >= VPN_LIMIT))) is not None:
+        fail(i, f"vpn {vpn[i]} is outside 0..2^52-1")
+    if (i := _first(npages < 1)) is not None:
+        fail(i, f"npages {npages[i]} is not at least 1")
+    if (i := _first(npages > VPN_LIMIT - vpn)) is not None:
+        fail(i, f"pages vpn .. vpn + npages - 1 go past 2^52 (vpn {vpn[i]}, npages "
+             f"{npages[i]})")
+    if (i := _first(version < 0)) is not None:
+        fail(i, f"version {version[i]} is negative")
+    classes = table.column("content_class")
+    known = pc.is_in(classes, value_set=pa.array(CONTENT_CLASSES))
+    if (i := _first(~np.asarray(known))) is not None:
+        fail(i, f"content_class {classes[i].as_py()[:40]!r} is not one of "
+             f"{', '.join(CONTENT_CLASSES)}")
+    lengths = pc.binary_length(table.column("data"))
+    bad = pc.fill_null(pc.not_equal(lengths, PAGE_SIZE), False)
+    if (i := _first(np.asarray(bad))) is not None:
+        fail(i, f"data has {lengths[i].as_py()} bytes, not {PAGE_SIZE}")
+
+
+def check_regions(table: pa.Table, path) -> None:
+    """Every row of a regions sidecar: asid in 0..2^20-1, 0 <= start_vpn < end_vpn <= 2^52,
+    hugepage given (name may be null)."""
+    fmt = "regions sidecar"
+    c = _check_table(table, REGIONS_SCHEMA, path, fmt)
+
+    def fail(i: int, what: str):
+        raise TraceError(what, path=path, fmt=fmt, record=i + 1)
+
+    asid, start, end = c["asid"], c["start_vpn"], c["end_vpn"]
+    if (i := _first((asid < 0) | (asid >= ASID_LIMIT))) is not None:
+        fail(i, f"asid {asid[i]} is outside 0..2^20-1")
+    if (i := _first((start < 0) | (start >= VPN_LIMIT))) is not None:
+        fail(i, f"start_vpn {start[i]} is outside 0..2^52-1")
+    if (i := _first((end < 1) | (end > VPN_LIMIT))) is not None:
+        fail(i, f"end_vpn {end[i]} is outside 1..2^52")
+    if (i := _first(start >= end)) is not None:
+        fail(i, f"start_vpn {start[i]} is not below end_vpn {end[i]}")
 
 
 def open_trace(path: str | os.PathLike) -> Trace:

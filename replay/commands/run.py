@@ -240,6 +240,7 @@ def COMMAND(trace, policies, json_out, quiet, chunk_rows, **opts) -> None:
     inputs = (tr.path, tr.contents_path, tr.regions_path, opts["cost_model"])
     if json_out:
         check_output(json_out, inputs, "--json output")   # before the replay, not after
+    tr.check()              # every row, the row count and the sidecars, before the replay
     pols = list(policies) or list(DEFAULT_POLICIES)
     show = not quiet and sys.stderr.isatty()
     if show:
