@@ -8,7 +8,7 @@ import sys
 import click
 
 from replay import __version__
-from replay.errors import ReplayError
+from replay.errors import ReplayError, one_line
 
 # verb modules, each defining a click command named COMMAND
 COMMAND_MODULES = (
@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except click.ClickException as e:
         # a usage error (an unknown option, a value click refuses) is one line too
-        click.echo(f"replay: error: {e.format_message()}", err=True)
+        click.echo(f"replay: error: {one_line(e.format_message())}", err=True)
+        return 2
+    except MemoryError:
+        click.echo("replay: error: out of memory", err=True)
         return 2
     except KeyboardInterrupt:
         click.echo("replay: interrupted", err=True)

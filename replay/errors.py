@@ -34,7 +34,17 @@ class ReplayError(Exception):
         if self.record is not None:
             parts.append(f"record {self.record}")
         parts.append(self.message)
-        return ": ".join(parts)
+        return one_line(": ".join(parts))
+
+
+# characters that would end the error line or drive the terminal: shown escaped
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped ('\\n', '\\x1b'):
+    a file name holding a newline must not split the error line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class TraceError(ReplayError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -69,6 +70,9 @@ def config_from_options(o: dict) -> ModelConfig:
 _TIME_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
 
+MAX_WINDOW = 1 << 53        # accesses, or ns (104 days): the model keeps windows in ps
+
+
 def parse_window(text: str | None) -> tuple[int | None, int | None]:
     """--timeline-window: '100000' accesses, or a simulated time '10ms', '1s', '500us'."""
     if text is None:
@@ -80,11 +84,17 @@ def parse_window(text: str | None) -> tuple[int | None, int | None]:
                 v = float(t[: -len(unit)])
             except ValueError:
                 break
-            if v <= 0:
+            if not math.isfinite(v) or v <= 0:
                 break
-            return None, max(1, int(v * _TIME_UNITS_NS[unit]))
+            ns = v * _TIME_UNITS_NS[unit]
+            if ns < 1 or ns > MAX_WINDOW:
+                raise SettingsError(f"--timeline-window {text!r} is outside 1 ns .. "
+                                    f"{MAX_WINDOW // 86_400_000_000_000} days")
+            return None, int(ns)
     else:
         if t.isdigit() and int(t) > 0:
+            if int(t) > MAX_WINDOW:
+                raise SettingsError(f"--timeline-window {text!r} is more than 2^53 accesses")
             return int(t), None
     raise SettingsError(f"--timeline-window {text!r} is not a number of accesses or a time "
                         "like 10ms, 1s, 500us")
