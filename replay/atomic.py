@@ -24,6 +24,7 @@ from pathlib import Path
 from replay.errors import SettingsError, os_reason
 
 TEMP_MARK = ".tmp-"
+_LIVE: set[Path] = set()        # temporaries of this process not yet renamed or removed
 
 
 def _kind(mode: int) -> str:
@@ -90,7 +91,7 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
                             path=folder) from None
     finally:
         if probe is not None:
-            _unlink(Path(probe))
+            remove_temp(Path(probe))
     return final
 
 
@@ -119,10 +120,18 @@ def temp_beside(final: Path) -> Path:
                 pass                       # not ours to give away: the mode is kept
     except BaseException:
         os.close(fd)
-        _unlink(Path(name))
+        remove_temp(Path(name))
         raise
     os.close(fd)
+    _LIVE.add(Path(name))
     return Path(name)
+
+
+def remove_live_temps() -> None:
+    """Remove every temporary file of this process still there (the last resort of
+    replay.cli when cleanup after a signal takes too long)."""
+    for p in list(_LIVE):
+        remove_temp(p)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -160,11 +169,19 @@ def remove_stale_temps(final: Path) -> int:
     return removed
 
 
-def _unlink(p: Path) -> None:
+def remove_temp(p: Path) -> None:
+    """Remove a temporary file (gone already is fine)."""
+    _LIVE.discard(p)
     try:
         p.unlink()
     except FileNotFoundError:
         pass
+
+
+def replace(tmp: Path, final: Path) -> None:
+    """Rename a temporary file over its output (os.replace), which it then no longer is."""
+    os.replace(tmp, final)
+    _LIVE.discard(tmp)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str,
@@ -180,13 +197,13 @@ def write_text_atomic(path: str | os.PathLike, text: str,
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, final)
+        replace(tmp, final)
     except OSError as e:
-        _unlink(tmp)
+        remove_temp(tmp)
         raise SettingsError(f"cannot write the output ({os_reason(e)})",
                             path=Path(path)) from None
     except BaseException:
-        _unlink(tmp)
+        remove_temp(tmp)
         raise
 
 

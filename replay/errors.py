@@ -67,3 +67,13 @@ def os_reason(e: OSError) -> str:
         return os.strerror(int(m.group(1)))
     text = str(e).strip().splitlines()
     return text[0][:200] if text else type(e).__name__
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (replay.cli turns it into this): it unwinds the stack like
+    KeyboardInterrupt, so every ``finally`` and ``__exit__`` runs and removes what a
+    command had half-written."""
+
+    def __init__(self, signum: int = 15) -> None:
+        self.signum = signum
+        super().__init__(f"signal {signum}")

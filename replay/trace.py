@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from replay.atomic import check_output, final_path, temp_beside
+from replay.atomic import check_output, final_path, remove_temp, replace, temp_beside
 from replay.errors import TraceError, os_reason
 
 PAGE_SIZE = 4096
@@ -233,7 +233,7 @@ class TraceWriter:
                                             column_encoding={"time_ns": "DELTA_BINARY_PACKED",
                                                              "vpn": "DELTA_BINARY_PACKED"})
         except BaseException:
-            self._main_tmp.unlink(missing_ok=True)
+            remove_temp(self._main_tmp)
             raise
         return self
 
@@ -332,16 +332,13 @@ class TraceWriter:
                         final.unlink()   # a stale sidecar of an older trace must not travel
                 renames.append((self._main_tmp, final_path(self.out_path)))  # the table last
                 for tmp, final in renames:
-                    os.replace(tmp, final)
+                    replace(tmp, final)
             except OSError as e:
                 raise self._write_error(e) from None
             self._temps.clear()
         finally:
             for t in self._temps:
-                try:
-                    t.unlink()
-                except FileNotFoundError:
-                    pass
+                remove_temp(t)
 
 
 def write_trace(out_path, meta: TraceMeta, time_ns, vpn, op, asid=None, *,
