@@ -194,6 +194,13 @@ def check_trace_output(out_path: str | os.PathLike,
     return out
 
 
+def too_many_accesses(limit: int, source, fmt: str | None, where: str = "") -> TraceError:
+    """The error of an import whose output would pass its limit (``--max-accesses``)."""
+    return TraceError(f"{where}more than {limit:,} accesses: over the import's limit "
+                      "(--max-accesses; the default is the larger of 2^30 and 64 per byte "
+                      "of the source)", path=source, fmt=fmt)
+
+
 class TraceWriter:
     """Writes a trace atomically: everything goes to temporary files renamed at close.
 
@@ -204,13 +211,15 @@ class TraceWriter:
 
     def __init__(self, out_path: str | os.PathLike, meta: TraceMeta, *,
                  source: str | os.PathLike | None = None, fmt: str | None = None,
-                 row_group_rows: int = DEFAULT_CHUNK_ROWS) -> None:
+                 row_group_rows: int = DEFAULT_CHUNK_ROWS,
+                 max_rows: int | None = None) -> None:
         self.out_path = Path(out_path)
         self.meta = meta
         self.source = source if source is not None else out_path
         self._input = source                 # the source, which the output must not be
         self.fmt = fmt or meta.source_format
         self.row_group_rows = row_group_rows
+        self.max_rows = max_rows             # more accesses than this are an error
         self.rows = 0
         self.last_time = -(1 << 63)
         self._regions: pa.Table | None = None
@@ -257,6 +266,8 @@ class TraceWriter:
                        path=self.source, fmt=self.fmt, lines=lines)
         if n == 0:
             return
+        if self.max_rows is not None and self.rows + n > self.max_rows:
+            raise too_many_accesses(self.max_rows, self.source, self.fmt)
         table = pa.Table.from_arrays(
             [pa.array(time_ns), pa.array(vpn), pa.array(op), pa.array(asid)],
             schema=ACCESS_SCHEMA)

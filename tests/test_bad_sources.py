@@ -250,3 +250,147 @@ def test_a_symlink_to_a_regular_source_is_read(tmp_path):
     rc, err, out = import_into(tmp_path, "lackey", link)
     assert rc == 0, err
     assert len(read_columns(out)["vpn"]) == 4
+
+
+# ---------------------------------------------------------------- case 8: damo
+
+
+def damo_record(snapshots: list[tuple[int, int, int]], region_bytes: int,
+                samples: int = 20) -> bytes:
+    """One target; each snapshot (start, end) one region of ``region_bytes``."""
+    import json
+    base = 0x7F0000000000
+    snaps = [{"start_time": s, "end_time": e, "regions": [
+        {"start": base, "end": base + region_bytes, "nr_accesses": {"samples": samples}}]}
+        for s, e in snapshots]
+    return json.dumps([{"target_id": 1, "snapshots": snaps}]).encode()
+
+
+DAMO_SMALL = damo_record([(0, 1000), (1000, 2000)], 64 << 12)
+
+
+@pytest.mark.parametrize("suffix,compress", [
+    (".json.gz", lambda b: __import__("gzip").compress(b)),
+    (".json.zst", zst),
+    (".json.xz", lambda b: __import__("lzma").compress(b)),
+    (".json_compressed.zst", lambda b: zst(__import__("zlib").compress(b))),
+])
+def test_damo_compressed_sources_are_decompressed_as_the_docs_say(tmp_path, suffix, compress):
+    """They were refused ("neither JSON nor zlib-compressed JSON")."""
+    src = tmp_path / f"damon{suffix}"
+    src.write_bytes(compress(DAMO_SMALL))
+    rc, err, out = import_into(tmp_path, "damo", src)
+    assert rc == 0, err
+    assert open_trace(out).num_accesses == 2 * 64
+
+
+def test_damo_zlib_bomb_stops_at_the_json_limit(tmp_path, monkeypatch):
+    """A 1 MB zlib bomb took 2.2 GB: decompression stops at the stated limit (here made
+    small to keep the test fast)."""
+    import zlib
+
+    from replay.importers import damo
+    monkeypatch.setattr(damo, "MAX_JSON_BYTES", 1 << 20)
+    src = tmp_path / "bomb.json_compressed"
+    src.write_bytes(zlib.compress(b"[" + b" " * (8 << 20) + b"]", 9))
+    assert src.stat().st_size < 20_000
+    rc, err, out = import_into(tmp_path, "damo", src)
+    assert_refused(rc, err, src, "more than 1 MiB of JSON")
+    assert os.listdir(out.parent) == []
+
+
+def test_damo_truncated_zlib_names_the_byte(tmp_path):
+    import zlib
+    whole = zlib.compress(damo_record([(i * 1000, (i + 1) * 1000) for i in range(400)],
+                                      64 << 12))
+    src = tmp_path / "t.json_compressed"
+    src.write_bytes(whole[: len(whole) // 2])
+    rc, err, _ = import_into(tmp_path, "damo", src)
+    assert_refused(rc, err, src, "corrupt or truncated zlib data", f"{len(whole) // 2:,}")
+
+
+def test_damo_bytes_after_the_zlib_stream_are_refused(tmp_path):
+    import zlib
+    src = tmp_path / "t.json_compressed"
+    src.write_bytes(zlib.compress(DAMO_SMALL) + b"junk")
+    rc, err, _ = import_into(tmp_path, "damo", src)
+    assert_refused(rc, err, src, "after the end of the zlib stream")
+
+
+def test_damo_snapshot_too_large_to_shuffle_is_refused_before_memory_is_taken(tmp_path):
+    """A 182-byte record expanded to 64 M accesses in one snapshot (2.8 GB); a 1 TiB hot
+    region inside the old limit needed more than 8 GB. The accesses of a snapshot are
+    counted first and refused beyond the stated limit, pointing at --scale."""
+    import tracemalloc
+    src = tmp_path / "big.json"
+    src.write_bytes(damo_record([(0, 100_000_000)], 256 << 30))      # 64 M pages, all hot
+    assert len(src.read_bytes()) < 200
+    tracemalloc.start()
+    try:
+        rc, err, out = import_into(tmp_path, "damo", src)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_refused(rc, err, src, "record 1: snapshot 1", "67,108,864 accesses", "--scale")
+    assert peak < 64 << 20, peak
+    assert os.listdir(out.parent) == []
+
+
+def test_damo_scale_brings_a_large_snapshot_under_the_limit(tmp_path):
+    src = tmp_path / "big.json"
+    src.write_bytes(damo_record([(0, 100_000_000)], 64 << 30))       # 16 M pages, all hot
+    rc, err, out = import_into(tmp_path, "damo", src, "--scale", "0.25")
+    assert rc == 0, err
+    n = open_trace(out).num_accesses
+    assert abs(n - (4 << 20)) < 20_000
+
+
+def test_damo_long_snapshot_times_do_not_overflow(tmp_path):
+    """Accesses are spread over [start, end): (i * span) // n overflowed 64 bits when
+    the span is long."""
+    src = tmp_path / "long.json"
+    src.write_bytes(damo_record([(0, (1 << 62))], 4096 << 12))
+    rc, err, out = import_into(tmp_path, "damo", src)
+    assert rc == 0, err
+    t = read_columns(out)["time_ns"]
+    assert len(t) == 4096 and t[0] == 0 and t[-1] < (1 << 62)
+    assert all(a <= b for a, b in zip(t, t[1:]))
+    assert t[-1] == (4095 * (1 << 62)) // 4096
+
+
+# ---------------------------------------------------------------- --max-accesses
+
+
+def test_max_accesses_caps_any_importer(tmp_path):
+    src = tmp_path / "t.lackey"
+    src.write_bytes(lackey_text(5000))
+    rc, err, out = import_into(tmp_path, "lackey", src, "--max-accesses", "4999")
+    assert_refused(rc, err, src, "more than 4,999 accesses", "--max-accesses")
+    assert os.listdir(out.parent) == []
+    rc, err, out = import_into(tmp_path, "lackey", src, "--max-accesses", "5000")
+    assert rc == 0, err
+
+
+def test_expanding_block_requests_are_capped_by_default(tmp_path):
+    """One 24-byte oracleGeneral request of 4 GiB - 1 expands to 2^20 accesses: the
+    default cap (the larger of 2^30 and 64 per source byte) is a stated number an
+    option can move."""
+    from replay.importers.oraclegeneral import RECORD
+    r = np.zeros(4, RECORD)
+    r["time"] = [1, 2, 3, 4]
+    r["obj_id"] = [0, 1 << 30, 2 << 30, 3 << 30]
+    r["size"] = (1 << 32) - 1
+    src = tmp_path / "t.oracle"
+    src.write_bytes(r.tobytes())
+    rc, err, out = import_into(tmp_path, "oraclegeneral", src, "--expand", "--max-accesses",
+                               str(3 << 20))
+    assert_refused(rc, err, src, f"more than {3 << 20:,} accesses")
+    assert os.listdir(out.parent) == []
+
+
+def test_damo_total_is_capped_before_each_snapshot_is_made(tmp_path):
+    src = tmp_path / "d.json"
+    src.write_bytes(damo_record([(i * 1000, (i + 1) * 1000) for i in range(10)], 1000 << 12))
+    rc, err, out = import_into(tmp_path, "damo", src, "--max-accesses", "9500")
+    assert_refused(rc, err, src, "more than 9,500 accesses", "snapshot 10")
+    assert os.listdir(out.parent) == []

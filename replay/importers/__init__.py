@@ -33,7 +33,19 @@ FORMATS: dict[str, str] = {
 }
 
 # options every importer takes (see replay/commands/import_.py)
-COMMON_OPTIONS = frozenset({"progress", "description", "command", "licence"})
+COMMON_OPTIONS = frozenset({"progress", "description", "command", "licence", "max_accesses"})
+
+# An import writes at most this many accesses unless --max-accesses says otherwise: the
+# larger of 2^30 and 64 per byte of the source file. Sources whose accesses follow from
+# their bytes (a lackey or csv line, a ChampSim record) stay far below it; it stops a
+# source that expands without bound (a DAMON region, an --expand'ed 4 GiB block request,
+# a decompression bomb) before it fills the disk.
+DEFAULT_MAX_ACCESSES = 1 << 30
+MAX_ACCESSES_PER_BYTE = 64
+
+
+def default_max_accesses(source_bytes: int) -> int:
+    return max(DEFAULT_MAX_ACCESSES, MAX_ACCESSES_PER_BYTE * source_bytes)
 
 
 def importer(fmt: str):
@@ -65,6 +77,7 @@ def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
         raise TraceError("not readable (permission denied)", path=src_path, fmt=fmt)
     if st.st_size == 0:
         raise TraceError("file is empty", path=src_path, fmt=fmt)
+    given.setdefault("max_accesses", default_max_accesses(st.st_size))
     # the output (and the sidecars beside it, which a new trace replaces or removes) is
     # checked before the work: its folder, its kind, and that it is not the source
     check_trace_output(out_path, [src_path])

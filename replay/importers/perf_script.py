@@ -203,6 +203,7 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
                "skipped_events": first.skipped_events,
                "skipped_kernel_addresses": first.kernel_addresses})
     with progress_bar(f"perf script {src.name} (2/2)", size, show) as update, \
-            TraceWriter(out, meta, source=src, fmt=FORMAT) as trace_writer, \
+            TraceWriter(out, meta, source=src, fmt=FORMAT,
+                        max_rows=opts.get("max_accesses")) as trace_writer, \
             BackgroundWriter(trace_writer) as writer:
         _pass(src, _State(), keep, writer, update)
