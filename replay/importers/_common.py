@@ -257,20 +257,27 @@ class TextChunk:
     data: np.ndarray
     first_line: int | None         # None when not counted (see line_at)
     start_byte: int                # offset in the (decompressed) source
+    base: np.ndarray | None = None  # the whole buffer: data is base[offset:offset + len]
+    offset: int = 0
 
 
 def iter_text_chunks(src: Source, chunk_bytes: int | None = None, on_progress=None,
-                     count_lines: bool = True) -> Iterator[TextChunk]:
+                     count_lines: bool = True, pad: int = 0) -> Iterator[TextChunk]:
     """Chunks of whole lines; the last line gets a newline added if the file lacks one.
 
     Memory: one buffer of ``chunk_bytes`` plus the carried-over partial line.
     Without ``count_lines`` the chunks' first_line is None (saves a pass over
-    the data; ``line_at`` finds a line number when an error needs one).
+    the data; ``line_at`` finds a line number when an error needs one). With ``pad``,
+    the buffer has ``pad`` zero bytes before each chunk and at least ``pad`` bytes
+    after it (``TextChunk.base`` and ``offset``), so that windows around any byte of
+    the chunk need no copy.
     """
     if chunk_bytes is None:
         chunk_bytes = CHUNK_BYTES
-    buf = bytearray(chunk_bytes + MAX_LINE_BYTES + 1)
-    view = memoryview(buf)
+    whole = bytearray(pad + chunk_bytes + MAX_LINE_BYTES + 1 + pad)
+    base = np.frombuffer(whole, np.uint8)
+    buf = base[pad:]                       # the chunks start here
+    view = memoryview(whole)[pad:]
     carry = 0
     line = 1
     start_byte = 0
@@ -282,10 +289,10 @@ def iter_text_chunks(src: Source, chunk_bytes: int | None = None, on_progress=No
         if got == 0:
             if carry:
                 buf[carry] = 0x0A
-                arr = np.frombuffer(buf, np.uint8, carry + 1)
-                yield TextChunk(arr, line if count_lines else None, start_byte)
+                arr = buf[:carry + 1]
+                yield TextChunk(arr, line if count_lines else None, start_byte, base, pad)
             return
-        arr = np.frombuffer(buf, np.uint8, end)
+        arr = buf[:end]
         cut = _last_newline(arr)
         if cut < 0:
             if end > MAX_LINE_BYTES:
@@ -293,14 +300,14 @@ def iter_text_chunks(src: Source, chunk_bytes: int | None = None, on_progress=No
             carry = end
             continue
         chunk = arr[:cut + 1]
-        yield TextChunk(chunk, line if count_lines else None, start_byte)
+        yield TextChunk(chunk, line if count_lines else None, start_byte, base, pad)
         if count_lines:
             line += int(np.count_nonzero(chunk == 0x0A))
         start_byte += cut + 1
         rest = end - (cut + 1)
         if rest > MAX_LINE_BYTES:
             raise _long_line(src, line if count_lines else None)
-        buf[:rest] = buf[cut + 1:end]
+        buf[:rest] = buf[cut + 1:end].copy()      # the partial line, to the front
         carry = rest
 
 
