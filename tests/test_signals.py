@@ -114,3 +114,45 @@ def test_sigterm_while_the_modules_load_is_one_line(small_trace, delay):
     if p.returncode == 0:
         pytest.skip(f"`replay info` finished within {delay} s: nothing to interrupt")
     assert (p.returncode, err, out) == (143, "replay: terminated\n", "")
+
+
+def test_a_process_whose_cleanup_waits_on_a_thread_still_ends_after_a_signal(tmp_path):
+    """Once a SIGINT did not end `replay` within 60 s: its cleanup waited for a worker
+    thread (a compile). After a signal the console script ends within its grace time
+    whatever it waits for, removing its temporary files first."""
+    script = tmp_path / "busy.py"
+    out = tmp_path / "out.json"
+    script.write_text(f"""
+import sys, threading, time
+import click
+import replay.cli as cli
+from replay.atomic import temp_beside
+from pathlib import Path
+
+cli.EXIT_GRACE_S = 1.0
+
+@click.command("busy")
+def busy():
+    tmp = temp_beside(Path({str(out)!r}))
+    worker = threading.Thread(target=time.sleep, args=(60,))
+    worker.start()
+    print("ready", flush=True)
+    try:
+        time.sleep(60)
+    finally:
+        worker.join()          # what a thread pool's shutdown does: waits for the worker
+
+cli._load_commands()
+cli.cli.add_command(busy)
+sys.argv = ["replay", "busy"]
+cli.entry()
+""")
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert time.monotonic() - t0 < 15
+    assert (p.returncode, err) == (143, "replay: terminated\n")
+    assert [f.name for f in tmp_path.iterdir()] == ["busy.py"]
