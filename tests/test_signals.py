@@ -156,3 +156,18 @@ cli.entry()
     assert time.monotonic() - t0 < 15
     assert (p.returncode, err) == (143, "replay: terminated\n")
     assert [f.name for f in tmp_path.iterdir()] == ["busy.py"]
+
+
+def test_an_interrupt_while_caching_sample_pages_leaves_no_temporary(tmp_path, monkeypatch):
+    """The sample-page cache ($XDG_CACHE_HOME/folio-replay) is written through a
+    temporary file: an interrupt (KeyboardInterrupt, or SIGTERM's exception) as it is
+    renamed used to leave the temporary behind."""
+    from replay.costs import content
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        content.class_stream.__wrapped__("text")
+    assert list((tmp_path / "folio-replay").iterdir()) == []
