@@ -72,6 +72,7 @@ FAULT_EVENTS = ("exceptions:page_fault_user", "exceptions:page_fault_kernel")
 KERNEL_HALF = 1 << 63
 TIME_LIMIT = 1 << 63
 WRITE_ROWS = 1 << 20               # accesses per write of the trace
+PIECE_LINES = 1 << 14              # lines parsed at a time
 
 _HEAD = re.compile(
     r"^\s*(?:(?P<comm>.*?)\s+)?(?P<pid>\d+)(?:/(?P<tid>\d+))?\s+(?:\[\d+\]\s+)?"
@@ -226,13 +227,15 @@ class _Anchors:
         return (m <= 32) | (m == 0x85) | (m == 0xA0)
 
 
-def _anchors(data: np.ndarray, base: np.ndarray | None = None, offset: int = 0) -> _Anchors:
+def _anchors(data: np.ndarray, base: np.ndarray | None = None, offset: int = 0,
+             nl: np.ndarray | None = None) -> _Anchors:
     """The lines and, for each line with one, its time colon T (its first ``:`` that
     follows a digit and is followed by a space) and event colon E (the next ``:``
     followed by a space, in the same line). A line with a colon followed by other
     whitespace is left to the regular expressions."""
     b = _Bytes(data, base, offset)
-    nl = np.flatnonzero(data == _NL)
+    if nl is None:
+        nl = np.flatnonzero(data == _NL)
     line_start = np.r_[0, nl[:-1] + 1]
     slow = np.zeros(len(nl), bool)
     colon = np.flatnonzero(data == _COLON)
@@ -276,7 +279,7 @@ class _Parsed:
 
 
 def _fast_chunk(data: np.ndarray, events: _Events, base: np.ndarray | None = None,
-                offset: int = 0) -> tuple[_Rows, np.ndarray]:
+                offset: int = 0, nl: np.ndarray | None = None) -> tuple[_Rows, np.ndarray]:
     """Parse the common lines of a chunk (whole lines, ending with a newline) with numpy.
 
     Returns the rows of those lines and the indices of the lines left to the regular
@@ -285,7 +288,7 @@ def _fast_chunk(data: np.ndarray, events: _Events, base: np.ndarray | None = Non
     field (``_by_fields``); the rest by the regular expressions. Lines without a time
     colon are empty or call-chain lines, or go the slow way.
     """
-    a = _anchors(data, base, offset)
+    a = _anchors(data, base, offset, nl)
     n = len(a.T)
     res = _Parsed.empty(n)
     done = _by_templates(a, events, res)
@@ -377,6 +380,13 @@ class _Template:
             for j in range(h.shape[1]):
                 acc |= h[:, j]
         return acc == 0
+
+
+def _hex_tail(b: _Bytes, end: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Whether the ``length`` (1..8) bytes before each ``end`` are all hex digits."""
+    w = b.before(end, 8).view(np.uint64)[:, 0]
+    live = np.uint64(0xFFFFFFFFFFFFFFFF) << (np.uint64(8) * (8 - length).astype(np.uint64))
+    return (_hex_flags(w) & live) == (_B7 & live)
 
 
 _B7 = np.uint64(0x8080808080808080)
@@ -529,14 +539,17 @@ def _by_templates(a: _Anchors, events: _Events, res: _Parsed) -> np.ndarray:
         if fields is None:
             pending[r] = False
             continue
-        (a0, al), (i0, il), (c0, cl) = fields
-        width = int(span[r]) + 1
+        (a0, al), (i0, il), (c0, _) = fields
+        # the template ends where error_code's digits start; they run to the line end
+        # (1-8 hex digits, checked row by row: their number varies from line to line)
         wild = np.zeros(_FW, bool)
-        wild[a0:a0 + al] = wild[i0:i0 + il] = wild[c0:c0 + cl] = True
-        tpl = _Template(fw[r], (np.arange(_FW) < width) & ~wild, np.zeros(_FW, bool), wild)
-        got = _matching(tpl, fw, pending & (span == span[r]))
+        wild[a0:a0 + al] = wild[i0:i0 + il] = True
+        tpl = _Template(fw[r], (np.arange(_FW) < c0) & ~wild, np.zeros(_FW, bool), wild)
+        el = span - c0
+        got = _matching(tpl, fw, pending & (el >= 1) & (el <= 8))
+        got = got[_hex_tail(b, end[got], el[got])]
         res.addr[got] = _hex_in(fw if len(got) == n else fw[got], a0 + al, al)
-        last = _hex_digits(a.data[E[got] + 2 + c0 + cl - 1])[0]
+        last = _hex_digits(a.data[end[got] - 1])[0]               # error_code's last digit
         res.op[got] = np.where((last & X86_PF_WRITE) != 0, OP_WRITE, OP_READ)
         rest[got] = True
         pending[got] = False
@@ -965,18 +978,24 @@ def _read_pass(src: Path, st: _State, events: _Events, spool, update, limit: int
     with Source(src, FORMAT) as source:
         for chunk in iter_text_chunks(source, on_progress=update, count_lines=False,
                                       pad=_PAD):
-            data = chunk.data
-            rows, slow = _fast_chunk(data, events, chunk.base, chunk.offset)
-            rows = _with_slow_lines(rows, data, slow, events, st)
-            t, v, o, a = _apply(rows, first_line, st, events, src)
-            first_line += int(np.count_nonzero(data == 10))
-            if len(t):
-                if limit is not None and st.rows + len(t) > limit:
-                    raise too_many_accesses(limit, src, FORMAT)
-                rec = np.empty(len(t), SPOOL)
-                rec["t"], rec["v"], rec["o"], rec["a"] = t, v, o, a
-                rec.tofile(spool)
-                st.rows += len(t)
+            # pieces of PIECE_LINES lines: the arrays of a piece stay in the CPU's cache
+            # (a third faster than whole 32 MiB chunks)
+            nl = np.flatnonzero(chunk.data == 10)
+            for k in range(0, len(nl), PIECE_LINES):
+                p0 = int(nl[k - 1]) + 1 if k else 0
+                piece_nl = nl[k:k + PIECE_LINES] - p0
+                data = chunk.data[p0:p0 + int(piece_nl[-1]) + 1]
+                rows, slow = _fast_chunk(data, events, chunk.base, chunk.offset + p0, piece_nl)
+                rows = _with_slow_lines(rows, data, slow, events, st)
+                t, v, o, a = _apply(rows, first_line, st, events, src)
+                first_line += len(piece_nl)
+                if len(t):
+                    if limit is not None and st.rows + len(t) > limit:
+                        raise too_many_accesses(limit, src, FORMAT)
+                    rec = np.empty(len(t), SPOOL)
+                    rec["t"], rec["v"], rec["o"], rec["a"] = t, v, o, a
+                    rec.tofile(spool)
+                    st.rows += len(t)
 
 
 def import_trace(src: Path, out: Path, opts: dict) -> None:
