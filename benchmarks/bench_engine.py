@@ -353,8 +353,8 @@ def main() -> None:
             done = max(r["derived"]["accesses"] for r in res)
             killed = sum(r["derived"]["oom_killed"] for r in res)
             note = f", OOM killed at {done / 1e6:.2f} M" if killed == len(res) else ""
-            rows.append((f"replay run, {count / 1e6:.1f} M accesses, {label} ({len(res)}"
-                         f"{note})", mps(done, s), ">= 10 M/s", verdict(done / s >= 10e6)))
+            rows.append((f"replay run, {count / 1e6:.1f} M accesses, {label} ({len(res)}{note})",
+                         mps(done, s), ">= 10 M/s", verdict(done / s >= 10e6)))
 
     # 4. peak memory against trace length
     if "memory" not in skip:
