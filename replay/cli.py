@@ -126,7 +126,12 @@ def main(argv: list[str] | None = None, *, watchdog: bool = False) -> int:
         return _run(argv)
     finally:
         dog.cancel()
-        _restore_handlers(old)
+        if watchdog:
+            # the console script exits next: a signal now changes nothing it did (and
+            # must not end it with a traceback or by the signal itself)
+            _set_handlers(signal.SIG_IGN)
+        else:
+            _restore_handlers(old)
 
 
 def _run(argv: list[str] | None) -> int:

@@ -88,7 +88,7 @@ def small_trace(tmp_path_factory) -> Path:
     return p
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 2.5])
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 1.4])
 def test_sigint_while_the_modules_load_is_one_line(small_trace, delay):
     """Ctrl-C in the first seconds (numpy, pyarrow, numba loading) used to print a
     traceback, once a SystemError. `replay info` takes several seconds to start here;
