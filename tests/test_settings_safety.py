@@ -108,3 +108,21 @@ def test_a_file_name_with_control_characters_stays_on_one_line(tmp_path, name):
 def test_an_escaped_name_is_still_recognisable(tmp_path):
     rc, _, err = run_cli(["info", str(tmp_path / "a\nb.parquet")])
     assert rc == 2 and "a\\nb.parquet: no such file" in err, err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_cost_model_that_is_not_a_small_regular_file_is_one_line(trace, no_replay, tmp_path,
+                                                                  kind):
+    """A FIFO blocked the replay for ever; /dev/zero was read until memory ran out."""
+    if kind == "fifo":
+        model = tmp_path / "costs.json"
+        os.mkfifo(model)
+    elif kind == "device":
+        model = Path("/dev/zero")
+    else:
+        model = tmp_path / "costs.json"
+        with open(model, "wb") as f:
+            f.truncate(1 << 30)                      # sparse: 1 GiB of zeros
+    rc, _, err = run_cli(["run", str(trace), "--quiet", "--cost-model", str(model)])
+    assert rc == 2, err
+    assert err.count("\n") == 1 and "cost model" in err and str(model) in err, err

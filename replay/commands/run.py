@@ -107,7 +107,9 @@ def sim_options(o: dict) -> dict:
         raise SettingsError(f"--compression-unit {o['compression_unit']!r} is not 4K, 16K "
                             "or 64K")
     accesses, ns = parse_window(o["timeline_window"])
-    return {"cost_model": o["cost_model"], "device": o["device_costs"],
+    from replay.costs.model import CostModel
+    cost_model = CostModel.load(o["cost_model"])      # read and checked before the replay
+    return {"cost_model": cost_model, "device": o["device_costs"],
             "compression_unit_kb": unit // 1024, "tlb": o["tlb"], "tlb_shadow": o["tlb_shadow"],
             "timeline_accesses": accesses, "timeline_ns": ns, "threads": o["threads"]}
 
