@@ -133,11 +133,11 @@ cli.EXIT_GRACE_S = 1.0
 
 @click.command("busy")
 def busy():
-    tmp = temp_beside(Path({str(out)!r}))
     worker = threading.Thread(target=time.sleep, args=(60,))
     worker.start()
-    print("ready", flush=True)
     try:
+        tmp = temp_beside(Path({str(out)!r}))
+        print("ready", flush=True)
         time.sleep(60)
     finally:
         worker.join()          # what a thread pool's shutdown does: waits for the worker
@@ -149,10 +149,15 @@ cli.entry()
 """)
     p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    assert p.stdout.readline() == "ready\n"
-    t0 = time.monotonic()
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=30)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
     assert time.monotonic() - t0 < 15
     assert (p.returncode, err) == (143, "replay: terminated\n")
     assert [f.name for f in tmp_path.iterdir()] == ["busy.py"]
