@@ -88,7 +88,7 @@ def small_trace(tmp_path_factory) -> Path:
     return p
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 1.4])
+@pytest.mark.parametrize("delay", [0.5, 0.8, 1.1, 1.4])
 def test_sigint_while_the_modules_load_is_one_line(small_trace, delay):
     """Ctrl-C in the first seconds (numpy, pyarrow, numba loading) used to print a
     traceback, once a SystemError. `replay info` takes several seconds to start here;
@@ -104,7 +104,7 @@ def test_sigint_while_the_modules_load_is_one_line(small_trace, delay):
     assert out == ""
 
 
-@pytest.mark.parametrize("delay", [0.4, 1.2])
+@pytest.mark.parametrize("delay", [0.6, 1.2])
 def test_sigterm_while_the_modules_load_is_one_line(small_trace, delay):
     p = subprocess.Popen([*REPLAY, "info", str(small_trace)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
