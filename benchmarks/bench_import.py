@@ -1,15 +1,17 @@
 """Import speed, end to end: source file -> canonical Parquet trace.
 
 Generates (in a temp folder) a 10 M-line lackey file and a 10 M-line CSV
-(and 10 M-record oracleGeneral and ChampSim files), imports each in this
+(and 10 M-record oracleGeneral and ChampSim files, and a 10 M-line perf script
+of page faults), imports each in this
 process and prints lines (or records) per second. Python start-up is
 excluded, and so is a first import of a small file of each format (the
 modules' first load). The csv file is also imported with pyarrow.csv alone
 (the byte scanner switched off), the comparison that keeps the scanner. The
 machine is shared and noisy: each import runs --repeat times and the best is
-shown. Target: >= 5 M lines/s.
+shown. Target: >= 5 M lines/s (perf-script: >= 2 M lines/s).
 
     python benchmarks/bench_import.py [--lines 10000000] [--repeat 3] [--keep DIR]
+                                      [--formats perf-script,lackey,...]
 """
 
 from __future__ import annotations
@@ -111,6 +113,26 @@ def make_champsim(path: Path, records: int, seed: int = 1) -> None:
     rec.tofile(path)
 
 
+def make_perf_script(path: Path, lines: int, seed: int = 1) -> None:
+    """`perf script` output of exceptions:page_fault_user (perf's own layout), 3 processes."""
+    rng = np.random.default_rng(seed)
+    step = 1 << 20
+    with open(path, "w") as f:
+        f.write("# ========\n# cmdline : /usr/bin/perf record -e exceptions:page_fault_user "
+                "-- ./synthetic\n# ========\n#\n")
+        for s in range(0, lines, step):
+            n = min(step, lines - s)
+            addr = (0x7F0000000000 + rng.integers(0, 1 << 32, n)).tolist()
+            err = rng.choice([0x4, 0x6, 0x14, 0x7], n).tolist()
+            pid = rng.choice([4469, 4470, 4471], n).tolist()
+            t = (425_000_000 + np.arange(s, s + n) * 7).tolist()
+            f.write("".join(
+                f"            prog {p:5d} [{i % 4:03d}] {us // 10**6:6d}.{us % 10**6:06d}: "
+                f"exceptions:page_fault_user: address=0x{a:x} ip=0x{a - 77:x} "
+                f"error_code=0x{e:x}\n"
+                for i, (p, us, a, e) in enumerate(zip(pid, t, addr, err))))
+
+
 def timed_import(fmt: str, src: Path, out: Path, options: dict | None = None,
                  scanner: bool = True) -> float:
     """Seconds of one import; ``scanner=False`` reads csv with pyarrow.csv alone."""
@@ -138,7 +160,10 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=10_000_000)
     ap.add_argument("--keep", type=Path, help="generate into (and keep) this folder")
     ap.add_argument("--repeat", type=int, default=3, help="imports per format (best is shown)")
+    ap.add_argument("--formats", default="lackey,csv,oraclegeneral,champsim,perf-script",
+                    help="comma-separated formats to measure")
     args = ap.parse_args()
+    wanted = set(args.formats.split(","))
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-import-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
@@ -147,7 +172,9 @@ def main() -> None:
             "csv": (tmp / "big.csv", make_csv, {}),
             "oraclegeneral": (tmp / "big.oracleGeneral.bin", make_oraclegeneral, {}),
             "champsim": (tmp / "big.champsim", make_champsim, {}),
+            "perf-script": (tmp / "big.perf.txt", make_perf_script, {}),
         }
+        files = {k: v for k, v in files.items() if k in wanted}
         for path, make, _opts in files.values():
             if not path.exists():
                 t0 = time.perf_counter()
@@ -157,13 +184,14 @@ def main() -> None:
         print(f"{'format':<20} {'lines':>12} {'best s':>8} {'median s':>9} "
               f"{'M lines/s':>10} {'accesses':>12}   (best of {args.repeat})")
         runs = [(fmt, fmt, True) for fmt in files]
-        runs.insert(2, ("csv (pyarrow.csv)", "csv", False))
+        if "csv" in files:
+            runs.insert(runs.index(("csv", "csv", True)) + 1, ("csv (pyarrow.csv)", "csv", False))
         for label, fmt, scanner in runs:
             path, make, opts = files[fmt]
             small = tmp / f"small.{fmt}"
             make(small, 1000)
             timed_import(fmt, small, tmp / "small.parquet", opts, scanner)   # warm-up
-            lines = count_lines(path) if fmt in ("lackey", "csv") else args.lines
+            lines = count_lines(path) if fmt in ("lackey", "csv", "perf-script") else args.lines
             out = tmp / f"{fmt}.parquet"
             times = sorted(timed_import(fmt, path, out, opts, scanner)
                            for _ in range(args.repeat))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,8 +37,8 @@ def _zipf_trace(accesses: int) -> Path:
 class ReplaySpeed:
     """Engine time per access on a 2 M-access Zipf trace (ns per access)."""
 
-    params = [["exact-lru", "linux"]]
-    param_names = ["reclaim"]
+    params: ClassVar[list] = [["exact-lru", "linux"]]
+    param_names: ClassVar[list] = ["reclaim"]
     timeout = 600
 
     def setup(self, reclaim):
@@ -58,8 +59,8 @@ class ReplaySpeed:
 class BundledTraceCounters:
     """What each policy does to the bundled real trace (24M memcg, 64K mTHP, zswap)."""
 
-    params = [POLICIES]
-    param_names = ["policy"]
+    params: ClassVar[list] = [POLICIES]
+    param_names: ClassVar[list] = ["policy"]
     timeout = 600
 
     def setup_cache(self):

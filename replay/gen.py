@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from replay.errors import SettingsError
-from replay.trace import (BLOCK_PAGES, CONTENT_CLASSES, OP_PAGEOUT, OP_READ, OP_WRITE,
-                          PAGE_SIZE, TraceMeta, write_trace)
+from replay.trace import (
+    BLOCK_PAGES,
+    CONTENT_CLASSES,
+    OP_PAGEOUT,
+    OP_READ,
+    OP_WRITE,
+    PAGE_SIZE,
+    TraceMeta,
+    write_trace,
+)
 
 PATTERNS = ("seq", "random", "zipf", "phases", "swapin-1g")
 BASE_VPN = 0x7F0000000          # 0x7f0000000000 >> 12: 2 MiB aligned, like a large mmap
@@ -109,21 +117,22 @@ def generate(pattern: str, *, accesses: int = 1_000_000, pages: int = 65536,
     # merge neighbouring runs of the same class into one range
     starts = np.flatnonzero(np.r_[True, cls[1:] != cls[:-1]])
     ends = np.r_[starts[1:], runs]
-    contents = dict(
-        asid=np.zeros(len(starts), np.int32),
-        vpn=BASE_VPN + starts * content_run_pages,
-        npages=np.minimum(ends * content_run_pages, pages) - starts * content_run_pages,
-        version=np.zeros(len(starts), np.int32),
-        content_class=[names[c] for c in cls[starts]],
-    )
+    contents = {
+        "asid": np.zeros(len(starts), np.int32),
+        "vpn": BASE_VPN + starts * content_run_pages,
+        "npages": np.minimum(ends * content_run_pages, pages) - starts * content_run_pages,
+        "version": np.zeros(len(starts), np.int32),
+        "content_class": [names[c] for c in cls[starts]],
+    }
     mapped = -(-pages // BLOCK_PAGES) * BLOCK_PAGES
-    regions = dict(asid=[0], start_vpn=[BASE_VPN], end_vpn=[BASE_VPN + mapped],
-                   hugepage=[hugepage], name=["anon"])
+    regions = {"asid": [0], "start_vpn": [BASE_VPN], "end_vpn": [BASE_VPN + mapped],
+               "hugepage": [hugepage], "name": ["anon"]}
     meta = TraceMeta(source_format="gen", source_file=pattern, recorder="replay gen",
                      description=desc, licence="CC0-1.0", time_source="recorded",
                      extra={"pattern": pattern, "seed": seed, "pages": pages,
                             "content_mix": content, "ns_per_access": ns_per_access})
-    return dict(meta=meta, time_ns=time_ns, vpn=vpn, op=op, regions=regions, contents=contents)
+    return {"meta": meta, "time_ns": time_ns, "vpn": vpn, "op": op, "regions": regions,
+            "contents": contents}
 
 
 def generate_to(path, pattern: str, **kw) -> None:

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from replay.trace import (BLOCK_PAGES, BLOCK_SHIFT, OP_FREE, OP_PAGEOUT, OP_READ, OP_WRITE,
-                          PAGE_SIZE, Trace, block_keys)
+from replay.trace import (
+    BLOCK_PAGES,
+    BLOCK_SHIFT,
+    OP_FREE,
+    OP_PAGEOUT,
+    OP_READ,
+    OP_WRITE,
+    PAGE_SIZE,
+    Trace,
+    block_keys,
+)
 
 
 def content_covered(trace: Trace, touched: np.ndarray) -> np.ndarray:
@@ -39,14 +48,20 @@ def content_covered(trace: Trace, touched: np.ndarray) -> np.ndarray:
 
 
 def trace_summary(trace: Trace, chunk_rows: int = 1 << 20) -> dict:
-    """Counts over the whole trace; memory bounded by the chunk and the touched blocks."""
+    """Counts over the whole trace; memory bounded by the chunk and the touched blocks.
+
+    The trace is checked first (``Trace.check``: every row, the sidecars; no rows is
+    an error); the number of accesses is counted from the data, not the footer."""
+    trace.check()
     touched = np.zeros(trace.num_dense_pages, bool)
+    rows = 0
     ops = np.zeros(4, np.int64)
     first_time = last_time = None
     asids: set[int] = set()
     for ch in trace.iter_chunks(chunk_rows):
         if not len(ch):
             continue
+        rows += len(ch)
         touched[trace.dense_ids(ch)] = True
         ops += np.bincount(ch.op, minlength=4)[:4]
         if first_time is None:
@@ -60,14 +75,14 @@ def trace_summary(trace: Trace, chunk_rows: int = 1 << 20) -> dict:
     m = trace.meta
     return {
         "path": str(trace.path),
-        "accesses": int(trace.num_accesses),
+        "accesses": rows,
         "reads": int(ops[OP_READ]),
         "writes": int(ops[OP_WRITE]),
         "pageouts": int(ops[OP_PAGEOUT]),
         "frees": int(ops[OP_FREE]),
         "distinct_pages": distinct,
         "footprint_bytes": distinct * PAGE_SIZE,
-        "blocks_2m": int(len(trace.block_table())),
+        "blocks_2m": len(trace.block_table()),
         "address_spaces": len(asids),
         "duration_ns": (last_time - first_time) if first_time is not None else 0,
         "time_source": m.time_source,

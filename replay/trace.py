@@ -10,16 +10,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from replay.errors import TraceError
+from replay.atomic import check_output, final_path, remove_temp, replace, temp_beside
+from replay.errors import TraceError, os_reason
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
@@ -85,15 +88,47 @@ class TraceMeta:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> TraceMeta:
-        raw = json.loads(text)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        """The metadata, every known field checked for its type; ValueError or TypeError
+        saying what is wrong otherwise (fields this version does not know are ignored)."""
+        try:
+            raw = json.loads(text)
+        except RecursionError:
+            raise ValueError("metadata is JSON nested too deeply") from None
+        except ValueError as e:                  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError(f"metadata is not JSON ({_first_line(e)[:80]})") from None
+        if not isinstance(raw, dict):
+            raise TypeError(f"metadata is a JSON {_json_kind(raw)}, not an object")
+        for name, want in _META_TYPES.items():
+            if name not in raw:
+                continue
+            v = raw[name]
+            ok = (type(v) is int) if want is int else isinstance(v, want)
+            if not ok:
+                shown = repr(v)
+                shown = shown if len(shown) <= 40 else shown[:37] + "..."
+                raise TypeError(f"metadata field {name} is {shown}, not "
+                                 f"{_META_TYPE_NAMES[want]}")
+        if raw.get("time_source", "ordinal") not in ("recorded", "ordinal"):
+            raise ValueError(f"metadata field time_source is {raw['time_source']!r}, not "
+                             "'recorded' or 'ordinal'")
+        return cls(**{k: v for k, v in raw.items() if k in _META_TYPES})
+
+
+_META_TYPES = {f.name: {"str": str, "int": int, "bool": bool, "dict": dict}[f.type]
+               for f in dataclasses.fields(TraceMeta)}
+_META_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false",
+                    dict: "an object"}
+
+
+def _json_kind(v) -> str:
+    return {type(None): "null", list: "list", str: "string", int: "number", float: "number",
+            bool: "boolean"}.get(type(v), type(v).__name__)
 
 
 def sidecar_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """(contents, regions) sidecar paths of the trace at ``path`` (same stem)."""
     p = Path(path)
-    stem = p.name[: -len(".parquet")] if p.name.endswith(".parquet") else p.name
+    stem = p.name.removesuffix(".parquet")
     return p.with_name(stem + ".contents.parquet"), p.with_name(stem + ".regions.parquet")
 
 
@@ -149,13 +184,21 @@ def check_accesses(time_ns: np.ndarray, vpn: np.ndarray, op: np.ndarray, asid: n
 # ---------------------------------------------------------------- writing
 
 
-def _temp_beside(final: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    umask = os.umask(0)          # mkstemp makes 0600; the renamed trace gets the usual mode
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)
-    return Path(name)
+def check_trace_output(out_path: str | os.PathLike,
+                       inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
+    """Check a trace output and its two sidecar paths before any work (see
+    replay.atomic.check_output: folder, kind of file, not an input)."""
+    out = Path(out_path)
+    for p in (out, *sidecar_paths(out)):
+        check_output(p, inputs, "output")
+    return out
+
+
+def too_many_accesses(limit: int, source, fmt: str | None, where: str = "") -> TraceError:
+    """The error of an import whose output would pass its limit (``--max-accesses``)."""
+    return TraceError(f"{where}more than {limit:,} accesses: over the import's limit "
+                      "(--max-accesses; the default is the larger of 2^30 and 64 per byte "
+                      "of the source)", path=source, fmt=fmt)
 
 
 class TraceWriter:
@@ -168,12 +211,15 @@ class TraceWriter:
 
     def __init__(self, out_path: str | os.PathLike, meta: TraceMeta, *,
                  source: str | os.PathLike | None = None, fmt: str | None = None,
-                 row_group_rows: int = DEFAULT_CHUNK_ROWS) -> None:
+                 row_group_rows: int = DEFAULT_CHUNK_ROWS,
+                 max_rows: int | None = None) -> None:
         self.out_path = Path(out_path)
         self.meta = meta
         self.source = source if source is not None else out_path
+        self._input = source                 # the source, which the output must not be
         self.fmt = fmt or meta.source_format
         self.row_group_rows = row_group_rows
+        self.max_rows = max_rows             # more accesses than this are an error
         self.rows = 0
         self.last_time = -(1 << 63)
         self._regions: pa.Table | None = None
@@ -181,11 +227,9 @@ class TraceWriter:
         self._temps: list[Path] = []
         self._writer: pq.ParquetWriter | None = None
 
-    def __enter__(self) -> TraceWriter:
-        parent = self.out_path.parent
-        if not parent.is_dir():
-            raise TraceError("output folder does not exist", path=parent)
-        self._main_tmp = _temp_beside(self.out_path)
+    def __enter__(self) -> Self:
+        check_trace_output(self.out_path, [self._input])
+        self._main_tmp = temp_beside(final_path(self.out_path))
         self._temps.append(self._main_tmp)
         schema = ACCESS_SCHEMA.with_metadata({META_KEY: self.meta.to_json().encode()})
         try:
@@ -198,7 +242,7 @@ class TraceWriter:
                                             column_encoding={"time_ns": "DELTA_BINARY_PACKED",
                                                              "vpn": "DELTA_BINARY_PACKED"})
         except BaseException:
-            self._main_tmp.unlink(missing_ok=True)
+            remove_temp(self._main_tmp)
             raise
         return self
 
@@ -212,8 +256,8 @@ class TraceWriter:
             wide = op.astype(np.int64)
             if len(wide) and ((wide < 0) | (wide > OP_FREE)).any():
                 i = int(np.argmax((wide < 0) | (wide > OP_FREE)))
-                where = dict(line=int(lines[i])) if lines is not None else \
-                    dict(record=self.rows + i + 1)
+                where = {"line": int(lines[i])} if lines is not None else \
+                    {"record": self.rows + i + 1}
                 raise TraceError(f"op {int(wide[i])} is not 0 (read), 1 (write), 2 (pageout) "
                                  "or 3 (free)", path=self.source, fmt=self.fmt, **where)
             op = wide.astype(np.uint8)
@@ -222,10 +266,15 @@ class TraceWriter:
                        path=self.source, fmt=self.fmt, lines=lines)
         if n == 0:
             return
+        if self.max_rows is not None and self.rows + n > self.max_rows:
+            raise too_many_accesses(self.max_rows, self.source, self.fmt)
         table = pa.Table.from_arrays(
             [pa.array(time_ns), pa.array(vpn), pa.array(op), pa.array(asid)],
             schema=ACCESS_SCHEMA)
-        self._writer.write_table(table, row_group_size=self.row_group_rows)
+        try:
+            self._writer.write_table(table, row_group_size=self.row_group_rows)
+        except OSError as e:
+            raise self._write_error(e) from None
         self.rows += n
         self.last_time = int(time_ns[-1])
 
@@ -249,7 +298,7 @@ class TraceWriter:
         classes = list(content_class)
         unknown = set(classes) - set(CONTENT_CLASSES)
         if unknown:
-            raise TraceError(f"unknown content class {sorted(unknown)[0]!r}",
+            raise TraceError(f"unknown content class {min(unknown)!r}",
                              path=self.source, fmt=self.fmt)
         if data is None:
             data = [None] * n
@@ -263,34 +312,44 @@ class TraceWriter:
             pa.array(classes, pa.string()), pa.array(list(data), pa.binary()),
         ], schema=CONTENTS_SCHEMA)
 
+    def _write_error(self, e: OSError) -> TraceError:
+        return TraceError(f"cannot write the trace ({os_reason(e)})", path=self.out_path)
+
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if self._writer is not None:
-                self._writer.close()
+                writer, self._writer = self._writer, None
+                try:
+                    writer.close()
+                except OSError as e:
+                    if exc_type is None:
+                        raise self._write_error(e) from None
             if exc_type is not None:
                 return
             if self.rows == 0:
                 raise TraceError("no accesses found", path=self.source, fmt=self.fmt)
             contents_path, regions_path = sidecar_paths(self.out_path)
             renames = []
-            for table, final in ((self._contents, contents_path), (self._regions, regions_path)):
-                if table is not None:
-                    tmp = _temp_beside(final)
-                    self._temps.append(tmp)
-                    pq.write_table(table, tmp, compression="zstd")
-                    renames.append((tmp, final))
-                elif final.exists():
-                    final.unlink()   # a stale sidecar of an older trace must not travel
-            renames.append((self._main_tmp, self.out_path))  # the table last
-            for tmp, final in renames:
-                os.replace(tmp, final)
+            try:
+                for table, final in ((self._contents, contents_path),
+                                     (self._regions, regions_path)):
+                    final = final_path(final)
+                    if table is not None:
+                        tmp = temp_beside(final)
+                        self._temps.append(tmp)
+                        pq.write_table(table, tmp, compression="zstd")
+                        renames.append((tmp, final))
+                    elif final.exists():
+                        final.unlink()   # a stale sidecar of an older trace must not travel
+                renames.append((self._main_tmp, final_path(self.out_path)))  # the table last
+                for tmp, final in renames:
+                    replace(tmp, final)
+            except OSError as e:
+                raise self._write_error(e) from None
             self._temps.clear()
         finally:
             for t in self._temps:
-                try:
-                    t.unlink()
-                except FileNotFoundError:
-                    pass
+                remove_temp(t)
 
 
 def write_trace(out_path, meta: TraceMeta, time_ns, vpn, op, asid=None, *,
@@ -331,10 +390,7 @@ class Trace:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise TraceError("no such file", path=self.path)
-        if self.path.is_dir():
-            raise TraceError("is a folder, not a trace file", path=self.path)
+        _check_regular(self.path, None)
         try:
             self._pf = pq.ParquetFile(self.path)
         except (pa.ArrowException, OSError) as e:
@@ -351,16 +407,30 @@ class Trace:
         try:
             self.meta = TraceMeta.from_json(md[META_KEY]) if META_KEY in md else TraceMeta()
         except (ValueError, TypeError) as e:
-            raise TraceError(f"unreadable metadata ({e})", path=self.path, fmt=self.FMT) from None
+            raise TraceError(str(e), path=self.path, fmt=self.FMT) from None
         if self.meta.page_size != PAGE_SIZE:
             raise TraceError(f"page size {self.meta.page_size} is not supported "
                              f"(only {PAGE_SIZE})", path=self.path, fmt=self.FMT)
-        self.num_accesses = self._pf.metadata.num_rows
+        if self.meta.format_version != FORMAT_VERSION:
+            raise TraceError(f"format version {self.meta.format_version} is not one this "
+                             f"folio-replay reads ({FORMAT_VERSION})", path=self.path,
+                             fmt=self.FMT)
+        md = self._pf.metadata
+        # the footer's count, until a pass over the data confirms it (iter_chunks)
+        self.num_accesses = md.num_rows
+        groups = sum(md.row_group(i).num_rows for i in range(md.num_row_groups))
+        if groups != md.num_rows:
+            raise self._count_error(groups)
         self.contents_path, self.regions_path = sidecar_paths(self.path)
         self._blocks: np.ndarray | None = None
         self._block_chunks: np.ndarray | None = None   # uint32 per block, see block_chunk_masks
         self._index = None                   # replay.dense_ids.DenseIndex of _blocks
         self._rows_checked = False           # a pass of iter_chunks checked every row
+        self._sidecars: dict[str, pa.Table | None] = {}
+
+    def _count_error(self, rows: int) -> TraceError:
+        return TraceError(f"the footer says {self.num_accesses:,} accesses but the data holds "
+                          f"{rows:,}: a damaged file", path=self.path, fmt=self.FMT)
 
     # -- streaming
     def iter_chunks(self, chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -380,6 +450,11 @@ class Trace:
         check = validate and not self._rows_checked
         try:
             for batch in self._pf.iter_batches(batch_size=chunk_rows, columns=cols):
+                for i, name in enumerate(cols):
+                    if batch.column(i).null_count:
+                        k = _first_null(batch.column(i))
+                        raise TraceError(f"{name} is null (a required column)",
+                                         path=self.path, fmt=self.FMT, record=row + k + 1)
                 arrays = {name: batch.column(i).to_numpy(zero_copy_only=False)
                           for i, name in enumerate(cols)}
                 n = batch.num_rows
@@ -396,7 +471,10 @@ class Trace:
         except (pa.ArrowException, OSError) as e:
             raise TraceError(f"corrupt or truncated data near record {row + 1} "
                              f"({_first_line(e)})", path=self.path, fmt=self.FMT) from None
-        if check and row == self.num_accesses:
+        # the rows counted are the trace's size; a footer that says otherwise is damage
+        if row != self.num_accesses:
+            raise self._count_error(row)
+        if check:
             self._rows_checked = True
 
     # -- dense page ids
@@ -434,6 +512,19 @@ class Trace:
     def num_dense_pages(self) -> int:
         return len(self.block_table()) * BLOCK_PAGES
 
+    # -- checks
+    def check(self) -> Trace:
+        """Read and check everything before a replay: every row (one validating pass,
+        which ``block_table`` keeps), the row count, both sidecars. A trace without
+        accesses is refused: there is nothing to replay."""
+        self.block_table()
+        if self.num_accesses == 0:
+            raise TraceError("no accesses: nothing to replay or describe", path=self.path,
+                             fmt=self.FMT)
+        self.contents()
+        self.regions()
+        return self
+
     # -- sidecars
     def regions(self) -> pa.Table | None:
         return self._read_sidecar(self.regions_path, REGIONS_SCHEMA, "regions sidecar")
@@ -442,16 +533,113 @@ class Trace:
         return self._read_sidecar(self.contents_path, CONTENTS_SCHEMA, "contents sidecar")
 
     def _read_sidecar(self, path: Path, schema: pa.Schema, fmt: str) -> pa.Table | None:
-        if not path.exists():
+        """The sidecar, checked whole (check_contents, check_regions); read once."""
+        if fmt in self._sidecars:
+            return self._sidecars[fmt]
+        if not path.exists() and not path.is_symlink():
+            self._sidecars[fmt] = None
             return None
+        _check_regular(path, fmt)
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as e:
             raise TraceError(f"not a readable Parquet file ({_first_line(e)})",
                              path=path, fmt=fmt) from None
         if [(f.name, f.type) for f in table.schema] != [(f.name, f.type) for f in schema]:
-            raise TraceError("columns do not match the format", path=path, fmt=fmt)
+            cols = ", ".join(f"{f.name} {f.type}" for f in table.schema)
+            want = ", ".join(f"{f.name} {f.type}" for f in schema)
+            raise TraceError(f"columns are ({cols}), expected ({want})", path=path, fmt=fmt)
+        (check_contents if schema is CONTENTS_SCHEMA else check_regions)(table, path)
+        self._sidecars[fmt] = table
         return table
+
+
+def _check_regular(path: Path, fmt: str | None) -> None:
+    """TraceError unless ``path`` is an existing regular file (a FIFO would block the
+    reader; a device is not a trace)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise TraceError("no such file", path=path, fmt=fmt) from None
+    except OSError as e:
+        raise TraceError(f"cannot read ({os_reason(e)})", path=path, fmt=fmt) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise TraceError("is a folder, not a trace file", path=path, fmt=fmt)
+    if not stat.S_ISREG(st.st_mode):
+        from replay.atomic import _kind
+        raise TraceError(f"is {_kind(st.st_mode)}, not a regular file", path=path, fmt=fmt)
+
+
+def _first_null(col) -> int:
+    return int(np.flatnonzero(np.asarray(col.is_null()))[0])
+
+
+def _check_table(table: pa.Table, schema: pa.Schema, path, fmt: str) -> dict[str, np.ndarray]:
+    """No nulls in a non-nullable column; the numeric columns as numpy arrays."""
+    for f in schema:
+        col = table.column(f.name)
+        if not f.nullable and col.null_count:
+            raise TraceError(f"{f.name} is null (a required column)", path=path, fmt=fmt,
+                             record=_first_null(col) + 1)
+    return {f.name: table.column(f.name).to_numpy() for f in schema
+            if pa.types.is_integer(f.type)}
+
+
+def _first(bad: np.ndarray) -> int | None:
+    idx = np.flatnonzero(bad)
+    return int(idx[0]) if len(idx) else None
+
+
+def check_contents(table: pa.Table, path) -> None:
+    """Every row of a contents sidecar (docs/trace-format.md): asid, vpn and npages give
+    pages inside 0..2^52-1, version >= 0, a known class, data null or 4096 bytes."""
+    fmt = "contents sidecar"
+    c = _check_table(table, CONTENTS_SCHEMA, path, fmt)
+
+    def fail(i: int, what: str):
+        raise TraceError(what, path=path, fmt=fmt, record=i + 1)
+
+    asid, vpn, npages, version = c["asid"], c["vpn"], c["npages"], c["version"]
+    if (i := _first((asid < 0) | (asid >= ASID_LIMIT))) is not None:
+        fail(i, f"asid {asid[i]} is outside 0..2^20-1")
+    if (i := _first((vpn < 0) | (vpn >= VPN_LIMIT))) is not None:
+        fail(i, f"vpn {vpn[i]} is outside 0..2^52-1")
+    if (i := _first(npages < 1)) is not None:
+        fail(i, f"npages {npages[i]} is not at least 1")
+    if (i := _first(npages > VPN_LIMIT - vpn)) is not None:
+        fail(i, f"pages vpn .. vpn + npages - 1 go past 2^52 (vpn {vpn[i]}, npages "
+             f"{npages[i]})")
+    if (i := _first(version < 0)) is not None:
+        fail(i, f"version {version[i]} is negative")
+    classes = table.column("content_class")
+    known = pc.is_in(classes, value_set=pa.array(CONTENT_CLASSES))
+    if (i := _first(~np.asarray(known))) is not None:
+        fail(i, f"content_class {classes[i].as_py()[:40]!r} is not one of "
+             f"{', '.join(CONTENT_CLASSES)}")
+    lengths = pc.binary_length(table.column("data"))
+    bad = pc.fill_null(pc.not_equal(lengths, PAGE_SIZE), False)
+    if (i := _first(np.asarray(bad))) is not None:
+        fail(i, f"data has {lengths[i].as_py()} bytes, not {PAGE_SIZE}")
+
+
+def check_regions(table: pa.Table, path) -> None:
+    """Every row of a regions sidecar: asid in 0..2^20-1, 0 <= start_vpn < end_vpn <= 2^52,
+    hugepage given (name may be null)."""
+    fmt = "regions sidecar"
+    c = _check_table(table, REGIONS_SCHEMA, path, fmt)
+
+    def fail(i: int, what: str):
+        raise TraceError(what, path=path, fmt=fmt, record=i + 1)
+
+    asid, start, end = c["asid"], c["start_vpn"], c["end_vpn"]
+    if (i := _first((asid < 0) | (asid >= ASID_LIMIT))) is not None:
+        fail(i, f"asid {asid[i]} is outside 0..2^20-1")
+    if (i := _first((start < 0) | (start >= VPN_LIMIT))) is not None:
+        fail(i, f"start_vpn {start[i]} is outside 0..2^52-1")
+    if (i := _first((end < 1) | (end > VPN_LIMIT))) is not None:
+        fail(i, f"end_vpn {end[i]} is outside 1..2^52")
+    if (i := _first(start >= end)) is not None:
+        fail(i, f"start_vpn {start[i]} is not below end_vpn {end[i]}")
 
 
 def open_trace(path: str | os.PathLike) -> Trace:

@@ -12,8 +12,17 @@ from replay.cli import main
 from replay.errors import TraceError
 from replay.gen import generate_to
 from replay.info import trace_summary
-from replay.trace import (BLOCK_PAGES, OP_PAGEOUT, OP_READ, OP_WRITE, TraceMeta, TraceWriter,
-                          open_trace, sidecar_paths, write_trace)
+from replay.trace import (
+    BLOCK_PAGES,
+    OP_PAGEOUT,
+    OP_READ,
+    OP_WRITE,
+    TraceMeta,
+    TraceWriter,
+    open_trace,
+    sidecar_paths,
+    write_trace,
+)
 
 
 def _small(path, n=1000, seed=0):
@@ -91,10 +100,9 @@ def test_bad_rows_name_the_record(tmp_path):
 
 def test_an_error_inside_the_writer_leaves_nothing(tmp_path):
     p = tmp_path / "x.parquet"
-    with pytest.raises(RuntimeError):
-        with TraceWriter(p, TraceMeta()) as w:
-            w.write(np.arange(3), np.array([1, 2, 3]), np.zeros(3, np.uint8))
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), TraceWriter(p, TraceMeta()) as w:
+        w.write(np.arange(3), np.array([1, 2, 3]), np.zeros(3, np.uint8))
+        raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from replay.atomic import write_json_atomic
+from replay.atomic import check_output, write_json_atomic
 from replay.costs.calibrate import calibrate, corpus
 from replay.costs.codecs import available_codec_keys, codec_key, lzo_available
 from replay.trace import open_trace
@@ -42,18 +42,20 @@ def COMMAND(trace, output, codecs, samples, rounds, no_memory) -> None:
     out = Path(output) if output else default_output()
     if output is None:
         out.parent.mkdir(parents=True, exist_ok=True)
+    tr = open_trace(trace) if trace else None
+    inputs = (tr.path, tr.contents_path, tr.regions_path) if tr else ()
+    check_output(out, inputs, "output")           # before the measurements, not after
     keys = [codec_key(c) for c in codecs] if codecs else available_codec_keys()
     console = Console(stderr=True)
     if not lzo_available() and not codecs:
         console.print("[yellow]python-lzo is not installed: lzo (the kernel's default zswap "
                       "compressor) is not measured; pip install 'folio-replay[lzo]'[/]")
-    tr = open_trace(trace) if trace else None
     buffers = corpus(samples, tr)
     name = f"trace {trace}" if trace else "generated content classes"
     with console.status("calibrating") as status:
         doc = calibrate(keys, buffers, name, rounds=rounds, measure_memory=not no_memory,
                         progress=lambda m: status.update(f"calibrating: {m}"))
-    write_json_atomic(out, doc)
+    write_json_atomic(out, doc, inputs=inputs)
     show(doc, Console())
     click.echo(f"wrote {out}; use it with: replay run --cost-model {out}")
 

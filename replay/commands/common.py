@@ -4,6 +4,7 @@ policy list, and checks of output paths made before any replay starts."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +137,9 @@ def config_from_options(o: dict, memory_limit_bytes: int) -> ModelConfig:
 _TIME_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
 
+MAX_WINDOW = 1 << 53        # accesses, or ns (104 days): the model keeps windows in ps
+
+
 def parse_window(text: str | None) -> tuple[int | None, int | None]:
     """--timeline-window: '100000' accesses, or a simulated time '10ms', '1s', '500us'."""
     if text is None:
@@ -147,11 +151,17 @@ def parse_window(text: str | None) -> tuple[int | None, int | None]:
                 v = float(t[: -len(unit)])
             except ValueError:
                 break
-            if v <= 0:
+            if not math.isfinite(v) or v <= 0:
                 break
-            return None, max(1, int(v * _TIME_UNITS_NS[unit]))
+            ns = v * _TIME_UNITS_NS[unit]
+            if ns < 1 or ns > MAX_WINDOW:
+                raise SettingsError(f"--timeline-window {text!r} is outside 1 ns .. "
+                                    f"{MAX_WINDOW // 86_400_000_000_000} days")
+            return None, int(ns)
     else:
         if t.isdigit() and int(t) > 0:
+            if int(t) > MAX_WINDOW:
+                raise SettingsError(f"--timeline-window {text!r} is more than 2^53 accesses")
             return int(t), None
     raise SettingsError(f"--timeline-window {text!r} is not a number of accesses or a time "
                         "like 10ms, 1s, 500us")
@@ -167,9 +177,9 @@ def sim_options(o: dict) -> dict:
     if str(o["tlb"]).lower() not in ("none", "off"):
         from replay.tlb import TLBConfig
         TLBConfig.preset(str(o["tlb"]).lower())          # an unknown preset: one line, now
-    if o["cost_model"] is not None and not Path(o["cost_model"]).is_file():
-        raise SettingsError("--cost-model: no such file", path=o["cost_model"])
-    return {"cost_model": o["cost_model"], "device": o["device_costs"],
+    from replay.costs.model import CostModel
+    cost_model = CostModel.load(o["cost_model"])      # read and checked before the replay
+    return {"cost_model": cost_model, "device": o["device_costs"],
             "compression_unit_kb": unit // 1024, "tlb": o["tlb"], "tlb_shadow": o["tlb_shadow"],
             "timeline_accesses": accesses, "timeline_ns": ns}
 
@@ -270,21 +280,17 @@ def settings_options(f):
 
 
 def check_output(path: str | os.PathLike, option: str,
-                 suffixes: tuple[str, ...] | None = None) -> Path:
-    """An output file we may write: its folder exists and is writable, it is not a folder,
-    and its name ends as the option expects, when it says (so `--html kvscan` is not taken
-    as a path)."""
+                 suffixes: tuple[str, ...] | None = None, inputs=()) -> Path:
+    """An output file we may write (replay.atomic.check_output: its folder exists and
+    takes new files, it is absent or a regular file, it is none of ``inputs``), and its
+    name ends as the option expects, when it says (so `--html kvscan` is not taken as a
+    path)."""
+    from replay.atomic import check_output as check_file
     p = Path(path).expanduser()
     if suffixes and not p.name.lower().endswith(suffixes):
         raise SettingsError(f"{option} {os.fspath(path)!r} does not end in "
                             f"{' or '.join(suffixes)}")
-    if p.is_dir():
-        raise SettingsError(f"{option}: is a folder", path=p)
-    folder = p.parent
-    if not folder.is_dir():
-        raise SettingsError(f"{option}: output folder does not exist", path=folder)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise SettingsError(f"{option}: output folder is not writable", path=folder)
+    check_file(p, inputs, f"{option} output")
     if p.exists() and not os.access(p, os.W_OK):
         raise SettingsError(f"{option}: file is not writable", path=p)
     return p

@@ -6,6 +6,7 @@ import click
 
 from replay.commands.common import wrote_trace_line
 from replay.gen import DEFAULT_CONTENT, PATTERNS, generate_to
+from replay.trace import check_trace_output
 from replay.units import parse_size
 
 
@@ -33,6 +34,7 @@ from replay.units import parse_size
 def COMMAND(pattern, output, accesses, pages, size, seed, write_fraction, alpha, phases,
             content, content_run, ns_per_access, no_hugepage) -> None:
     """Generate a synthetic trace: seq, random, zipf, phases or swapin-1g."""
+    check_trace_output(output)
     generate_to(output, pattern, accesses=accesses, pages=pages,
                 size_bytes=parse_size(size, "--size") if size else None, seed=seed,
                 write_fraction=write_fraction, alpha=alpha, phases=phases, content=content,

@@ -30,6 +30,9 @@ Compressed sources (.gz .bz2 .xz .zst .lz4) are read on the fly."""
 @click.option("--licence", help="Licence of the trace data (metadata), e.g. CC0-1.0.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: on a terminal, for big files].")
+@click.option("--max-accesses", type=click.IntRange(1),
+              help="Refuse a source that gives more accesses than this [default: the larger "
+              "of 2^30 and 64 per byte of the source file].")
 # csv
 @click.option("--time-col", help="csv: time column (header name or 1-based number); "
               "without it time is the row ordinal.")

@@ -109,9 +109,11 @@ def COMMAND(trace, memory_limit, policies, json_out, quiet, chunk_rows, threads,
     pols = resolve_policies(policies)
     kw = sim_options(opts)
     config_from_options(opts, MIN_MEMORY_LIMIT)          # every setting checked before work
-    if json_out:
-        check_output(json_out, "--json")
     tr = open_trace(find_trace(trace))
+    inputs = (tr.path, tr.contents_path, tr.regions_path, opts["cost_model"])
+    if json_out:
+        check_output(json_out, "--json", inputs=inputs)   # before the replay, not after
+    tr.check()              # every row, the row count and the sidecars, before the replay
     fp = trace_footprint(tr)
     cfg = config_from_options(opts, limit.bytes_for(fp.bytes))
     show = not quiet and sys.stderr.isatty()
@@ -128,7 +130,7 @@ def COMMAND(trace, memory_limit, policies, json_out, quiet, chunk_rows, threads,
                            **kw)
     doc = run_document(tr, results)
     if json_out:
-        write_json_atomic(json_out, doc)
+        write_json_atomic(json_out, doc, inputs=inputs)
     entry = replay_entry(trace_header(tr), fp.to_dict(), limit.text, cfg.memory_limit_bytes,
                          results)
     if not quiet:

@@ -9,11 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from replay.atomic import check_output
 from replay.errors import SettingsError
 from replay.live.paths import KernelPaths
 from replay.live.runner import CommandRunner, LiveError
 from replay.live.session import Interrupted, recover
 from replay.live.validate import ValidateSettings, run_validation, write_json_atomic
+from replay.trace import sidecar_paths
 from replay.units import parse_size
 
 
@@ -154,6 +156,9 @@ def COMMAND(trace, backend, mthp, limit, page_cluster, swappiness, swap_size, ru
         zswap_max_pool_percent=zswap_max_pool_percent, policies=tuple(policies),
         model=not no_model)
     progress = None if quiet else (lambda m: err.print(m, style="dim", markup=False))
+    inputs = (trace, *sidecar_paths(trace))
+    if json_out:
+        check_output(json_out, inputs, "--json output")   # before the kernel runs
     try:
         report = run_validation(trace, settings, paths=paths, runner=runner, progress=progress)
     except Interrupted as e:
@@ -161,7 +166,7 @@ def COMMAND(trace, backend, mthp, limit, page_cluster, swappiness, swap_size, ru
                    err=True)
         sys.exit(128 + e.signum)
     if json_out:
-        write_json_atomic(json_out, report)
+        write_json_atomic(json_out, report, inputs=inputs)
     print_report(report, Console())
     if report["model_error"]:
         raise LiveError(f"model comparison failed: {report['model_error']}")

@@ -32,12 +32,12 @@ Classes:
 from __future__ import annotations
 
 import os
-import tempfile
 from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from replay.atomic import remove_stale_temps, remove_temp, replace, temp_beside
 from replay.trace import CONTENT_CLASSES, PAGE_SIZE
 
 UNKNOWN_AS = "mixed"            # what a page of class "unknown" is generated as
@@ -328,13 +328,18 @@ def class_stream(content_class: str) -> bytes:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        remove_stale_temps(path)
+        tmp = temp_beside(path)
+        with open(tmp, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
+        replace(tmp, path)
     except OSError:                 # a read-only home: generate again next time
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp is not None:
+            remove_temp(tmp)
+    except BaseException:           # an interrupt: no half-written cache file is left
+        if tmp is not None:
+            remove_temp(tmp)
+        raise
     return data
 
 

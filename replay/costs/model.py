@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from replay.trace import CONTENT_CLASSES
 FORMAT = "folio-replay cost model"
 FORMAT_VERSION = 1
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "cost_model.json"
+MAX_FILE_BYTES = 16 << 20        # a cost model is a few KiB of JSON
 DEVICES = ("nvme", "hdd")
 FIT_FIELDS = ("a_ns", "b_ns_per_in_byte", "c_ns_per_out_byte")
 
@@ -115,6 +117,12 @@ class CostModel:
         """Read and check a cost model; None = the shipped default. Bad files: SettingsError."""
         p = DEFAULT_PATH if path is None else Path(path)
         try:
+            st = p.stat()
+            if not stat.S_ISREG(st.st_mode):     # a FIFO would block, /dev/zero never end
+                raise SettingsError("cost model is not a regular file", path=p)
+            if st.st_size > MAX_FILE_BYTES:
+                raise SettingsError(f"cost model of {st.st_size} bytes is not one (more "
+                                    f"than {MAX_FILE_BYTES >> 20} MiB)", path=p)
             text = p.read_text()
         except FileNotFoundError:
             raise SettingsError("no such cost model file", path=p) from None

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from replay.errors import ReplayError, SettingsError, TraceError
+from replay.errors import ReplayError, SettingsError, TraceError, os_reason
+from replay.importers._common import check_regular_source
+from replay.trace import check_trace_output
 
 FORMATS: dict[str, str] = {
     "csv": "replay.importers.csvfile",
@@ -31,7 +33,19 @@ FORMATS: dict[str, str] = {
 }
 
 # options every importer takes (see replay/commands/import_.py)
-COMMON_OPTIONS = frozenset({"progress", "description", "command", "licence"})
+COMMON_OPTIONS = frozenset({"progress", "description", "command", "licence", "max_accesses"})
+
+# An import writes at most this many accesses unless --max-accesses says otherwise: the
+# larger of 2^30 and 64 per byte of the source file. Sources whose accesses follow from
+# their bytes (a lackey or csv line, a ChampSim record) stay far below it; it stops a
+# source that expands without bound (a DAMON region, an --expand'ed 4 GiB block request,
+# a decompression bomb) before it fills the disk.
+DEFAULT_MAX_ACCESSES = 1 << 30
+MAX_ACCESSES_PER_BYTE = 64
+
+
+def default_max_accesses(source_bytes: int) -> int:
+    return max(DEFAULT_MAX_ACCESSES, MAX_ACCESSES_PER_BYTE * source_bytes)
 
 
 def importer(fmt: str):
@@ -58,18 +72,15 @@ def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
         raise SettingsError(f"{names} does not apply to the {fmt} format")
     src_path = Path(src)
     out_path = Path(out)
-    if not src_path.exists():
-        raise TraceError("no such file", path=src_path, fmt=fmt)
-    if src_path.is_dir():
-        raise TraceError("is a folder, not a trace file", path=src_path, fmt=fmt)
+    st = check_regular_source(src_path, fmt)
     if not os.access(src_path, os.R_OK):
         raise TraceError("not readable (permission denied)", path=src_path, fmt=fmt)
-    if src_path.stat().st_size == 0:
+    if st.st_size == 0:
         raise TraceError("file is empty", path=src_path, fmt=fmt)
-    if out_path.exists() and out_path.resolve() == src_path.resolve():
-        raise SettingsError(f"output {out_path} is the source file itself")
-    if out_path.is_dir():
-        raise TraceError("output is a folder, not a file", path=out_path)
+    given.setdefault("max_accesses", default_max_accesses(st.st_size))
+    # the output (and the sidecars beside it, which a new trace replaces or removes) is
+    # checked before the work: its folder, its kind, and that it is not the source
+    check_trace_output(out_path, [src_path])
     try:
         module.import_trace(src_path, out_path, given)
     except ReplayError:
@@ -81,8 +92,7 @@ def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
         raise TraceError(_first_line(e), path=src_path, fmt=fmt) from None
     except OSError as e:
         # reading the source reports its own errors (Source.read_into): this is the output
-        raise TraceError(f"cannot write the trace ({e.strerror or _first_line(e)})",
-                         path=out_path) from None
+        raise TraceError(f"cannot write the trace ({os_reason(e)})", path=out_path) from None
 
 
 def _first_line(e: BaseException) -> str:

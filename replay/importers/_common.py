@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import lzma
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -28,12 +28,17 @@ CHUNK_BYTES = 32 << 20          # text and binary chunks: bounded memory, big en
 PROGRESS_MIN_BYTES = 64 << 20   # a progress bar only for imports long enough to want one
 MAX_LINE_BYTES = 1 << 20        # a longer "line" is not text of any supported format
 
-# Decompressors' and decoders' complaints about corrupt or truncated input.
+# Decompressors' and decoders' complaints about corrupt or truncated input (lz4's
+# LZ4FrameFile says RuntimeError for corrupt data).
 DECODE_ERRORS: tuple[type[BaseException], ...] = (
     EOFError, lzma.LZMAError, zlib.error, OSError, UnicodeDecodeError,
 )
 
 _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".lzma", ".zst", ".zstd", ".lz4")
+UTF8_BOM = b"\xef\xbb\xbf"
+# text formats: a UTF-8 byte-order mark at the start of the (decompressed) source is
+# dropped (spreadsheets and Windows editors write one; it is not part of the first field)
+TEXT_FORMATS = frozenset({"csv", "libcachesim-csv", "lackey", "perf-script"})
 
 
 def compression_of(path: Path) -> str | None:
@@ -45,48 +50,183 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for an error message."""
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_regular_source(path: Path, fmt: str | None) -> os.stat_result:
+    """The source's stat; TraceError unless it is an existing, readable regular file.
+
+    A FIFO or a device is refused before it is opened (opening a FIFO blocks, and a
+    device's size says nothing about what reading it gives)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise TraceError("no such file", path=path, fmt=fmt) from None
+    except OSError as e:
+        raise TraceError(f"cannot read ({e.strerror or first_line(e)})", path=path,
+                         fmt=fmt) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise TraceError("is a folder, not a trace file", path=path, fmt=fmt)
+    if not stat.S_ISREG(st.st_mode):
+        raise TraceError(f"is {file_kind(st.st_mode)}, not a regular file", path=path,
+                         fmt=fmt)
+    return st
+
+
+class DecodeError(Exception):
+    """A compressed stream is corrupt or cut short; the message says where."""
+
+
+class ZstdFrames:
+    """zstd frames one after another (``zstd -T``, ``pzstd`` and ``cat a.zst b.zst`` write
+    several), decompressed in bounded steps.
+
+    zstandard's stream reader ends quietly where the file ends, even inside a frame, and
+    stops after the first frame: a file cut short would import in part. Here the
+    compressed bytes are fed ``STEP`` at a time (so one step gives at most a few tens of
+    MB however well the data compresses: no decompression bomb), every frame is read,
+    and the end of the file inside a frame, or bytes that are not a frame, raise
+    DecodeError naming the compressed byte.
+    """
+
+    STEP = 2048
+
+    def __init__(self, raw) -> None:
+        import zstandard
+        self._zstd = zstandard
+        self._dctx = zstandard.ZstdDecompressor()
+        self._raw = raw
+        self._obj = None            # the frame being decompressed, None between frames
+        self._consumed = 0          # compressed bytes fed to finished frames or this one
+        self._produced = 0          # decompressed bytes produced
+        self._out = b""
+        self._out_pos = 0
+
+    def readinto(self, view) -> int:
+        while self._out_pos >= len(self._out):
+            data = self._raw.read(self.STEP)
+            if not data:
+                if self._obj is not None:
+                    raise DecodeError(
+                        f"truncated zst data: the file ends inside a frame at compressed "
+                        f"byte {self._consumed:,} (after {self._produced:,} decompressed "
+                        "bytes)")
+                return 0
+            self._out = self._feed(data)
+            self._out_pos = 0
+        n = min(len(view), len(self._out) - self._out_pos)
+        view[:n] = self._out[self._out_pos:self._out_pos + n]
+        self._out_pos += n
+        return n
+
+    def _feed(self, data: bytes) -> bytes:
+        outs = []
+        while data:
+            if self._obj is None:
+                self._obj = self._dctx.decompressobj()
+            try:
+                out = self._obj.decompress(data)
+            except self._zstd.ZstdError as e:
+                raise DecodeError(
+                    f"corrupt zst data near compressed byte {self._consumed + len(data):,} "
+                    f"(after {self._produced:,} decompressed bytes): {first_line(e)}"
+                ) from None
+            outs.append(out)
+            self._produced += len(out)
+            if self._obj.eof:
+                rest = self._obj.unused_data
+                self._consumed += len(data) - len(rest)
+                data = rest
+                self._obj = None
+            else:
+                self._consumed += len(data)
+                data = b""
+        return b"".join(outs)
+
+    def close(self) -> None:
+        self._out = b""
+
+
 class Source:
     """A source file opened for reading, decompressed on the fly when its name says so.
 
     ``read_into`` fills a buffer; ``raw_pos`` is how far into the file on disk the
-    reader has got (compressed bytes), for progress bars.
+    reader has got (compressed bytes), for progress bars; ``pos`` how far into the
+    (decompressed) source. Any read or decompression error is a TraceError naming the
+    file and the byte it happened at. Text formats drop a leading UTF-8 byte-order mark.
     """
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path = path
         self.fmt = fmt
-        self.size_bytes = path.stat().st_size
+        self.size_bytes = check_regular_source(path, fmt).st_size
         self.compression = compression_of(path)
+        self.pos = 0
+        self._head = b""
         self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
         raw = self._raw
-        if self.compression is None:
-            self._f = raw
-        elif self.compression == "gz":
-            self._f = gzip.GzipFile(fileobj=raw, mode="rb")
-        elif self.compression == "bz2":
-            self._f = bz2.BZ2File(raw, "rb")
-        elif self.compression in ("xz", "lzma"):
-            self._f = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 - closed in close()
-        elif self.compression in ("zst", "zstd"):
-            import zstandard
-            self._f = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))
-        else:
-            import lz4.frame
-            self._f = lz4.frame.LZ4FrameFile(raw, "rb")
+        try:
+            if self.compression is None:
+                self._f = raw
+            elif self.compression == "gz":
+                self._f = gzip.GzipFile(fileobj=raw, mode="rb")
+            elif self.compression == "bz2":
+                self._f = bz2.BZ2File(raw, "rb")
+            elif self.compression in ("xz", "lzma"):
+                self._f = lzma.LZMAFile(raw, "rb")  # noqa: SIM115 - closed in close()
+            elif self.compression in ("zst", "zstd"):
+                self._f = ZstdFrames(raw)
+            else:
+                import lz4.frame
+                self._f = lz4.frame.LZ4FrameFile(raw, "rb")
+            if fmt in TEXT_FORMATS:
+                head = bytearray(len(UTF8_BOM))
+                got = self._read_raw(memoryview(head))
+                self._head = bytes(head[:got]).removeprefix(UTF8_BOM)
+        except BaseException:
+            raw.close()
+            raise
+
+    def _read_raw(self, view: memoryview) -> int:
+        """Fill ``view`` from the decoder as far as it goes; 0 at the end."""
+        total = 0
+        n = len(view)
+        errors = DECODE_ERRORS + ((RuntimeError,) if self.compression == "lz4" else ())
+        while total < n:
+            try:
+                got = self._f.readinto(view[total:])
+            except DecodeError as e:
+                raise TraceError(str(e), path=self.path, fmt=self.fmt) from None
+            except errors as e:
+                at = self.pos + len(self._head) + total
+                if self.compression is None:
+                    what = f"read error at byte {at:,}"
+                else:
+                    what = f"corrupt or truncated {self.compression} data at decompressed " \
+                           f"byte {at:,}"
+                reason = e.strerror if isinstance(e, OSError) and e.strerror else first_line(e)
+                raise TraceError(f"{what} ({reason})", path=self.path, fmt=self.fmt) from None
+            if not got:
+                break
+            total += got
+        return total
 
     def read_into(self, view: memoryview) -> int:
         """Fill ``view`` as far as the source allows; 0 at the end."""
         total = 0
-        n = len(view)
-        while total < n:
-            try:
-                got = self._f.readinto(view[total:])
-            except DECODE_ERRORS as e:
-                raise TraceError(f"corrupt or truncated {self.compression or 'file'} data "
-                                 f"({first_line(e)})", path=self.path, fmt=self.fmt) from None
-            if not got:
-                break
-            total += got
+        if self._head:
+            total = min(len(view), len(self._head))
+            view[:total] = self._head[:total]
+            self._head = self._head[total:]
+        total += self._read_raw(view[total:])
+        self.pos += total
         return total
 
     @property
@@ -117,20 +257,27 @@ class TextChunk:
     data: np.ndarray
     first_line: int | None         # None when not counted (see line_at)
     start_byte: int                # offset in the (decompressed) source
+    base: np.ndarray | None = None  # the whole buffer: data is base[offset:offset + len]
+    offset: int = 0
 
 
 def iter_text_chunks(src: Source, chunk_bytes: int | None = None, on_progress=None,
-                     count_lines: bool = True) -> Iterator[TextChunk]:
+                     count_lines: bool = True, pad: int = 0) -> Iterator[TextChunk]:
     """Chunks of whole lines; the last line gets a newline added if the file lacks one.
 
     Memory: one buffer of ``chunk_bytes`` plus the carried-over partial line.
     Without ``count_lines`` the chunks' first_line is None (saves a pass over
-    the data; ``line_at`` finds a line number when an error needs one).
+    the data; ``line_at`` finds a line number when an error needs one). With ``pad``,
+    the buffer has ``pad`` zero bytes before each chunk and at least ``pad`` bytes
+    after it (``TextChunk.base`` and ``offset``), so that windows around any byte of
+    the chunk need no copy.
     """
     if chunk_bytes is None:
         chunk_bytes = CHUNK_BYTES
-    buf = bytearray(chunk_bytes + MAX_LINE_BYTES + 1)
-    view = memoryview(buf)
+    whole = bytearray(pad + chunk_bytes + MAX_LINE_BYTES + 1 + pad)
+    base = np.frombuffer(whole, np.uint8)
+    buf = base[pad:]                       # the chunks start here
+    view = memoryview(whole)[pad:]
     carry = 0
     line = 1
     start_byte = 0
@@ -142,10 +289,10 @@ def iter_text_chunks(src: Source, chunk_bytes: int | None = None, on_progress=No
         if got == 0:
             if carry:
                 buf[carry] = 0x0A
-                arr = np.frombuffer(buf, np.uint8, carry + 1)
-                yield TextChunk(arr, line if count_lines else None, start_byte)
+                arr = buf[:carry + 1]
+                yield TextChunk(arr, line if count_lines else None, start_byte, base, pad)
             return
-        arr = np.frombuffer(buf, np.uint8, end)
+        arr = buf[:end]
         cut = _last_newline(arr)
         if cut < 0:
             if end > MAX_LINE_BYTES:
@@ -153,14 +300,14 @@ def iter_text_chunks(src: Source, chunk_bytes: int | None = None, on_progress=No
             carry = end
             continue
         chunk = arr[:cut + 1]
-        yield TextChunk(chunk, line if count_lines else None, start_byte)
+        yield TextChunk(chunk, line if count_lines else None, start_byte, base, pad)
         if count_lines:
             line += int(np.count_nonzero(chunk == 0x0A))
         start_byte += cut + 1
         rest = end - (cut + 1)
         if rest > MAX_LINE_BYTES:
             raise _long_line(src, line if count_lines else None)
-        buf[:rest] = buf[cut + 1:end]
+        buf[:rest] = buf[cut + 1:end].copy()      # the partial line, to the front
         carry = rest
 
 

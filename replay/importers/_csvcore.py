@@ -48,12 +48,14 @@ class CsvLayout:
     delimiter: str
     header: list[str] | None      # names from the first line, or None (--no-header)
     ncols: int
+    path: object = None           # the source, for error messages
+    fmt: str | None = None
 
     def column(self, spec: str | int, what: str) -> int:
         """0-based index of a column given as a header name or a 1-based number."""
         text = str(spec).strip()
         if self.header is not None and text in self.header:
-            return self.header.index(text)
+            return self._only([i for i, h in enumerate(self.header) if h == text], text)
         if text.isdigit():
             i = int(text) - 1
             if 0 <= i < self.ncols:
@@ -69,8 +71,16 @@ class CsvLayout:
         lower = [h.strip().lower() for h in self.header]
         for n in names:
             if n in lower:
-                return lower.index(n)
+                return self._only([i for i, h in enumerate(lower) if h == n], n)
         return None
+
+    def _only(self, found: list[int], name: str) -> int:
+        """The one column of that name; two columns of one name are not guessed between."""
+        if len(found) > 1:
+            raise TraceError(f"header: {name!r} names columns "
+                             f"{', '.join(str(i + 1) for i in found[:-1])} and {found[-1] + 1}"
+                             " (give the column by number)", path=self.path, fmt=self.fmt)
+        return found[0]
 
 
 def parse_delimiter(text: str | None) -> str:
@@ -97,8 +107,9 @@ def read_layout(src: Source, delimiter: str, header: bool) -> CsvLayout:
                 raise TraceError(f"first line is not delimited text ({e})", path=src.path,
                                  fmt=src.fmt) from None
             if header:
-                return CsvLayout(delimiter, [c.strip() for c in row], len(row))
-            return CsvLayout(delimiter, None, len(row))
+                return CsvLayout(delimiter, [c.strip() for c in row], len(row), src.path,
+                                 src.fmt)
+            return CsvLayout(delimiter, None, len(row), src.path, src.fmt)
         break
     raise TraceError("no data lines", path=src.path, fmt=src.fmt)
 

@@ -41,11 +41,19 @@ from replay.errors import SettingsError, TraceError
 from replay.importers._common import (
     PROGRESS_MIN_BYTES,
     BackgroundWriter,
+    Source,
     progress_bar,
     progress_wanted,
     source_name,
 )
-from replay.trace import ASID_LIMIT, PAGE_SHIFT, VPN_LIMIT, TraceMeta, TraceWriter
+from replay.trace import (
+    ASID_LIMIT,
+    PAGE_SHIFT,
+    VPN_LIMIT,
+    TraceMeta,
+    TraceWriter,
+    too_many_accesses,
+)
 
 FORMAT = "damo"
 OPTIONS = frozenset({"seed", "scale", "no_regions"})
@@ -54,7 +62,12 @@ DEFAULT_SAMPLE_US = 5_000        # DAMON's defaults (damo's DamonIntervals)
 DEFAULT_AGGR_US = 100_000
 ADDR_LIMIT = VPN_LIMIT << PAGE_SHIFT
 WRITE_ROWS = 1 << 21
-MAX_HOT_PAGES = 1 << 28          # 1 TiB of regions with accesses per snapshot
+MAX_HOT_PAGES = 1 << 28          # 1 TiB of regions with accesses per snapshot (counting
+                                 # their accessed pages takes a second or two)
+# A snapshot's accesses are made (and shuffled) in memory, about 40 bytes each: beyond
+# this many (32 GiB of accessed pages in one aggregation interval) --scale must thin it.
+MAX_SNAPSHOT_ACCESSES = 1 << 23
+MAX_JSON_BYTES = 256 << 20       # a record is parsed whole: at most this much JSON
 _TIME_UNITS_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
                   "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _NUMBER = re.compile(r"^[+]?\d+(?:\.\d*)?$")
@@ -103,23 +116,76 @@ class _Target:
     target_id: object
     max_nr_accesses: float
     snapshots: list = field(default_factory=list)   # (start_ns, end_ns, starts, ends, nr)
+    first_record: int = 1                            # 1-based index of its first record
+
+
+def _read_bounded(src: Path) -> bytes:
+    """The source's bytes (decompressed when its name says so, see _common.Source), at most
+    MAX_JSON_BYTES: a record is parsed whole, so its size is bounded before it is read."""
+    out = bytearray()
+    buf = bytearray(1 << 20)
+    with Source(src, FORMAT) as source:
+        while True:
+            got = source.read_into(memoryview(buf))
+            if not got:
+                return bytes(out)
+            out += buf[:got]
+            if len(out) > MAX_JSON_BYTES:
+                raise _too_big(src)
+
+
+def _too_big(src: Path) -> TraceError:
+    return TraceError(f"more than {MAX_JSON_BYTES >> 20} MiB of JSON: a DAMON record is "
+                      "parsed whole, and one this large is not read (split the recording)",
+                      path=src, fmt=FORMAT)
+
+
+def _inflate(raw: bytes, src: Path) -> bytes:
+    """damo's json_compressed: one zlib stream, inflated in steps, at most MAX_JSON_BYTES
+    (a small file can inflate to gigabytes); bytes after the stream, or a stream that
+    does not end, are errors naming the compressed byte."""
+    d = zlib.decompressobj()
+    out = []
+    size = 0
+    step = 1 << 16
+    for at in range(0, len(raw), step):
+        piece = raw[at:at + step]
+        data = piece
+        while data:
+            try:
+                got = d.decompress(data, MAX_JSON_BYTES + 1 - size)
+            except zlib.error as e:
+                raise TraceError(f"corrupt or truncated zlib data near compressed byte "
+                                 f"{at + len(piece):,} ({e})", path=src, fmt=FORMAT) from None
+            out.append(got)
+            size += len(got)
+            if size > MAX_JSON_BYTES:
+                raise _too_big(src)
+            data = d.unconsumed_tail
+        if d.eof:
+            end = at + len(piece) - len(d.unused_data)
+            if end < len(raw):
+                raise TraceError(f"bytes after the end of the zlib stream (it ends at "
+                                 f"compressed byte {end:,} of {len(raw):,})", path=src,
+                                 fmt=FORMAT)
+            return b"".join(out)
+    raise TraceError(f"corrupt or truncated zlib data: the file ends at compressed byte "
+                     f"{len(raw):,}, inside the stream (after {size:,} bytes of JSON)",
+                     path=src, fmt=FORMAT)
 
 
 def _load(src: Path) -> tuple[list, bool]:
-    raw = src.read_bytes()
+    raw = _read_bounded(src)
     compressed = len(raw) >= 2 and raw[0] == 0x78 and (raw[0] * 256 + raw[1]) % 31 == 0
     if compressed:
-        try:
-            raw = zlib.decompress(raw)
-        except zlib.error as e:
-            raise TraceError(f"corrupt or truncated zlib data ({e})", path=src,
-                             fmt=FORMAT) from None
+        raw = _inflate(raw, src)
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise TraceError("neither JSON nor zlib-compressed JSON (damo's json and "
                          "json_compressed record formats; perf and the old binary "
                          "record format are not read)", path=src, fmt=FORMAT) from None
+    del raw
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -154,7 +220,8 @@ def _parse(data: list, src: Path) -> list[_Target]:
             if tgt is None:
                 if len(targets) >= ASID_LIMIT:
                     raise _Bad("more than 2^20 targets")
-                tgt = targets[key] = _Target(key, rec.get("target_id"), max_nr)
+                tgt = targets[key] = _Target(key, rec.get("target_id"), max_nr,
+                                             first_record=r_idx + 1)
             for s_idx, snap in enumerate(rec["snapshots"]):
                 where = f"snapshot {s_idx + 1}"
                 if not isinstance(snap, dict) or not isinstance(snap.get("regions"), list):
@@ -248,21 +315,40 @@ def _accessed_pages(starts: np.ndarray, ends: np.ndarray, probs: np.ndarray, key
 
 
 def _snapshot_accesses(tgt_idx: int, s_idx: int, snap, max_nr: float, scale: float,
-                       seed: int) -> tuple[np.ndarray, np.ndarray]:
+                       seed: int, room: int) -> tuple[np.ndarray, np.ndarray]:
+    """The snapshot's accesses (time, vpn). They are counted before any memory is taken:
+    more than MAX_SNAPSHOT_ACCESSES, or than ``room`` (what --max-accesses leaves), is a
+    _TooMany error."""
     start_ns, end_ns, starts, ends, nr = snap
     probs = np.minimum(nr / max_nr * scale, 1.0)
     hot = probs > 0
-    room = int((ends[hot] - starts[hot]).sum())
-    if room == 0:
+    if int((ends[hot] - starts[hot]).sum()) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     key = _mix64(((seed & 0xFFFFFFFF) << 20 | tgt_idx) + 0x9E3779B97F4A7C15)
-    n = _accessed_pages(starts, ends, probs, key, np.zeros(0, np.int64))
+    n = int(_accessed_pages(starts, ends, probs, key, np.zeros(0, np.int64)))
+    if n > MAX_SNAPSHOT_ACCESSES or n > room:
+        raise _TooMany(n)
     out = np.empty(n, np.int64)
     _accessed_pages(starts, ends, probs, key, out)
     rng = np.random.default_rng([seed & 0xFFFFFFFF, tgt_idx, s_idx])
-    vpn = out[rng.permutation(n)]
-    time_ns = start_ns + (np.arange(n, dtype=np.int64) * (end_ns - start_ns)) // max(n, 1)
-    return time_ns, vpn
+    rng.shuffle(out)                  # in place: the order of out[rng.permutation(n)]
+    return _spread(start_ns, end_ns, n), out
+
+
+def _spread(start_ns: int, end_ns: int, n: int) -> np.ndarray:
+    """start + (i * span) // n for i < n, exactly, without 64-bit overflow (span = q*n + r:
+    i * span // n = i * q + (i * r) // n, and i * r < n^2)."""
+    q, r = divmod(end_ns - start_ns, max(n, 1))
+    i = np.arange(n, dtype=np.int64)
+    return start_ns + i * q + (i * r) // max(n, 1)
+
+
+class _TooMany(Exception):
+    """A snapshot would give more accesses than may be made (see _snapshot_accesses)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
+        self.n = n
 
 
 def _regions_union(targets: list[_Target]) -> tuple[list, list, list]:
@@ -322,23 +408,45 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
                     for si, sn in enumerate(t.snapshots)))
     show = progress_wanted(opts.get("progress"), PROGRESS_MIN_BYTES if total >= 5000 else 0)
     with progress_bar(f"damo {src.name}", total, show) as update, \
-            TraceWriter(out, meta, source=src, fmt=FORMAT) as trace_writer:
+            TraceWriter(out, meta, source=src, fmt=FORMAT,
+                        max_rows=opts.get("max_accesses")) as trace_writer:
         if not opts.get("no_regions", False):
             asid, start, end = _regions_union(targets)
             trace_writer.set_regions(asid, start, end, [False] * len(asid),
                                      [f"damon target {targets[a].target_id}" for a in asid])
         with BackgroundWriter(trace_writer) as writer:
             merger = _Merger(writer)
+            limit = opts.get("max_accesses")
+            made = 0
             for done, (start_ns, ti, si) in enumerate(order):
                 merger.release_before(start_ns)
                 tgt = targets[ti]
-                t, v = _snapshot_accesses(ti, si, tgt.snapshots[si], tgt.max_nr_accesses,
-                                          scale, seed)
+                room = (limit - made) if limit is not None else MAX_SNAPSHOT_ACCESSES
+                try:
+                    t, v = _snapshot_accesses(ti, si, tgt.snapshots[si],
+                                              tgt.max_nr_accesses, scale, seed, room)
+                except _TooMany as e:
+                    raise _too_many(e.n, room, limit, made, src, tgt, ti, si) from None
+                made += len(t)
                 if len(t):
                     merger.add(t, v, ti)
                 update(done + 1)
             merger.release_before(1 << 63)
             merger.flush()
+
+
+def _too_many(n: int, room: int, limit: int | None, made: int, src: Path, tgt: _Target,
+              ti: int, si: int) -> TraceError:
+    """The error for a snapshot whose accesses may not be made; it names the DAMON record
+    (1-based, the first one of the target) and the target's snapshot."""
+    where = f"snapshot {si + 1} of target {tgt.target_id}"
+    if n > MAX_SNAPSHOT_ACCESSES:
+        what = (f"{where} gives {n:,} accesses, more than the {MAX_SNAPSHOT_ACCESSES:,} one "
+                "snapshot may (32 GiB of accessed pages); thin it with --scale "
+                f"{max(MAX_SNAPSHOT_ACCESSES / n, 1e-6):.2g}")
+        return TraceError(what, path=src, fmt=FORMAT, record=tgt.first_record)
+    return too_many_accesses(limit, src, FORMAT,
+                             where=f"{where} brings the trace to {made + n:,} accesses, ")
 
 
 class _Merger:

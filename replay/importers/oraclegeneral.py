@@ -50,7 +50,8 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
     with Source(src, FORMAT) as source:
         show = progress_wanted(opts.get("progress"), source.size_bytes)
         with progress_bar(f"oracleGeneral {src.name}", source.size_bytes, show) as update, \
-                TraceWriter(out, meta, source=src, fmt=FORMAT) as trace_writer, \
+                TraceWriter(out, meta, source=src, fmt=FORMAT,
+                            max_rows=opts.get("max_accesses")) as trace_writer, \
                 BackgroundWriter(trace_writer) as writer:
             last_time = -1
             for data, first in iter_binary_chunks(source, RECORD.itemsize,

@@ -450,9 +450,10 @@ def consistency_notes(report: dict) -> list[str]:
     return notes
 
 
-def write_json_atomic(path: str | os.PathLike, data: dict) -> None:
-    """Write the report as JSON through a temporary file and a rename."""
-    atomic.write_json_atomic(path, data, default=_json_default)
+def write_json_atomic(path: str | os.PathLike, data: dict, inputs=()) -> None:
+    """Write the report as JSON through a temporary file and a rename (never over one
+    of ``inputs``)."""
+    atomic.write_json_atomic(path, data, default=_json_default, inputs=inputs)
 
 
 def _json_default(o):

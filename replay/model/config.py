@@ -25,6 +25,10 @@ MEMCG_VERSIONS = ("v1", "v2")
 FIRST_READ = ("zero-page", "allocate")
 OOM_MODES = ("kill", "continue")
 MTHP_SIZES_KB = (8, 16, 32, 64, 128, 256, 512, 1024)   # below PMD order (2M swaps in as order 0)
+# Sizes the model's 64-bit arithmetic takes with room to spare (a memory limit of
+# 99999999999999999T overflowed it); the swap device costs the model a word per 4 KiB slot.
+MAX_SIZE_BYTES = 1 << 50                                 # 1 PiB
+MAX_SWAP_BYTES = 1 << 40                                 # 1 TiB: 2 GiB of slots per policy
 
 
 @dataclass
@@ -63,6 +67,17 @@ class ModelConfig:
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> ModelConfig:
+        for what, v in (("memory limit", self.memory_limit_bytes), ("--ram", self.ram_bytes),
+                        ("zswap max pool", self.zswap_max_pool_bytes),
+                        ("memory.zswap.max", self.memcg_zswap_max_bytes),
+                        ("swap device", self.swap_bytes)):
+            if v is not None and (type(v) is not int or v < 0):
+                raise SettingsError(f"{what} {v!r} is not a size in bytes")
+            if v is not None and v > MAX_SIZE_BYTES:
+                raise SettingsError(f"{what} of {v} bytes is more than 1 PiB")
+        if self.swap_bytes > MAX_SWAP_BYTES:
+            raise SettingsError(f"swap device of {self.swap_bytes} bytes is more than 1 TiB "
+                                "(the model keeps a word per 4 KiB slot)")
         if self.memory_limit_bytes < (1 << 20):
             raise SettingsError(f"memory limit {self.memory_limit_bytes} bytes is below 1 MiB")
         for s in self.mthp_sizes_kb:
