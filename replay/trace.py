@@ -392,7 +392,9 @@ class Trace:
         self.path = Path(path)
         _check_regular(self.path, None)
         try:
-            self._pf = pq.ParquetFile(self.path)
+            # pre_buffer (pyarrow's default) kept the buffers of every row group read:
+            # memory grew with the trace's length
+            self._pf = pq.ParquetFile(self.path, pre_buffer=False)
         except (pa.ArrowException, OSError) as e:
             raise TraceError(f"not a readable Parquet file ({_first_line(e)})",
                              path=self.path, fmt=self.FMT) from None
@@ -541,7 +543,7 @@ class Trace:
             return None
         _check_regular(path, fmt)
         try:
-            table = pq.read_table(path)
+            table = pq.ParquetFile(path).read()     # (read_table would load pyarrow.dataset)
         except (pa.ArrowException, OSError) as e:
             raise TraceError(f"not a readable Parquet file ({_first_line(e)})",
                              path=path, fmt=fmt) from None

@@ -48,7 +48,8 @@ def default_report_path(names: list[str], suffix: str, folder: Path | None = Non
     return path
 
 
-def _output(value: str | None, option: str, suffix: str, names: list[str]) -> Path | None:
+def _output(value: str | None, option: str, suffix: str, names: list[str],
+            inputs=()) -> Path | None:
     if value is None:
         return None
     if value == "":
@@ -60,7 +61,8 @@ def _output(value: str | None, option: str, suffix: str, names: list[str]) -> Pa
                 raise SettingsError(f"{option}: cannot make the reports folder ({e.strerror})",
                                     path=folder) from None
         value = str(default_report_path(names, suffix, folder))
-    return check_output(value, option, (f".{suffix}",) + ((".htm",) if suffix == "html" else ()))
+    return check_output(value, option, (f".{suffix}",) + ((".htm",) if suffix == "html" else ()),
+                        inputs=inputs)
 
 
 @click.command("compare")
@@ -96,8 +98,9 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
     kw = sim_options(opts)
     config_from_options(opts, MIN_MEMORY_LIMIT)          # every setting checked before work
     names = [trace_name(t) for t in traces]
-    html_path = _output(html_out, "--html", "html", names)
-    json_path = _output(json_out, "--json", "json", names)
+    inputs = [opts["cost_model"]]            # the traces are .parquet: never a report's name
+    html_path = _output(html_out, "--html", "html", names, inputs)
+    json_path = _output(json_out, "--json", "json", names, inputs)
     paths = []
     for t in traces:
         p = find_trace(t)

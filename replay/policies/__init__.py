@@ -7,6 +7,7 @@ the built-in ones are C functions of the model, replay/mm/policies.c).
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
@@ -46,8 +47,20 @@ def _from_module(module, origin: str) -> Policy:
     return Policy(module.NAME, module.SUMMARY, module.decide, origin, view)
 
 
+_FOUND: dict[tuple, dict[str, Policy]] = {}
+
+
 def available() -> dict[str, Policy]:
-    """Every policy by name: the built-in ones, then entry points."""
+    """Every policy by name: the built-in ones, then entry points (looked up once per
+    module search path: scanning the installed distributions takes tens of ms)."""
+    key = tuple(sys.path)
+    if key not in _FOUND:
+        _FOUND.clear()
+        _FOUND[key] = _discover()
+    return dict(_FOUND[key])
+
+
+def _discover() -> dict[str, Policy]:
     found = {name: _from_module(importlib.import_module(mod), "builtin")
              for name, mod in BUILTIN.items()}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
