@@ -10,7 +10,8 @@ the stored upload itself, with the suffix the importers' reader decompresses by
 - text whose lines are valgrind lackey's, or ``perf script``'s sample lines, or
   libCacheSim's ``version,time,op,size,lbn`` rows: those formats; other text: ``csv``;
 - binary: ChampSim's 64-byte records (the branch flags of every record 0 or 1), else
-  libCacheSim's 24-byte oracleGeneral records (time never going back).
+  libCacheSim's 24-byte oracleGeneral records (time never going back); a file read whole
+  must be a whole number of records.
 
 What it cannot tell is a one-line error that asks for the format.
 """
@@ -112,10 +113,10 @@ def _libcachesim_csv(lines: list[bytes]) -> bool:
         for r in rows)
 
 
-def _champsim(data: bytes) -> bool:
+def _champsim(data: bytes, whole: bool) -> bool:
     from replay.importers.champsim import RECORD
     n = min(len(data) // RECORD.itemsize, 256)
-    if n == 0:
+    if n == 0 or (whole and len(data) % RECORD.itemsize):
         return False
     rec = np.frombuffer(data[: n * RECORD.itemsize], RECORD)
     return bool(np.isin(rec["is_branch"], (0, 1)).all()
@@ -123,10 +124,10 @@ def _champsim(data: bytes) -> bool:
                 and (rec["ip"] > 0).all())
 
 
-def _oraclegeneral(data: bytes) -> bool:
+def _oraclegeneral(data: bytes, whole: bool) -> bool:
     from replay.importers.oraclegeneral import RECORD
     n = min(len(data) // RECORD.itemsize, 1024)
-    if n == 0:
+    if n == 0 or (whole and len(data) % RECORD.itemsize):
         return False
     rec = np.frombuffer(data[: n * RECORD.itemsize], RECORD)
     t = rec["time"].astype(np.int64)
@@ -169,9 +170,11 @@ def detect(head: bytes, name: str = "") -> Detected:
             return Detected("champsim", compression)
         if "oraclegeneral" in lower:
             return Detected("oraclegeneral", compression)
-        if _champsim(data):
+        # the whole file is in hand: its size must be a whole number of records
+        whole = len(head) < HEAD_BYTES and len(data) < SNIFF_BYTES
+        if _champsim(data, whole):
             return Detected("champsim", compression)
-        if _oraclegeneral(data):
+        if _oraclegeneral(data, whole):
             return Detected("oraclegeneral", compression)
     raise TraceError("cannot tell which format this file is in (not a Parquet trace, nor "
                      "text or records of a format replay imports): choose its format",
