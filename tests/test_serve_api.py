@@ -166,7 +166,7 @@ def test_the_list_finds_it_by_trace_and_policy(server, finished):
     assert job not in ids("trace=%25")                        # % is a character, not a wildcard
     page = server.get("/jobs?trace=zipf&policy=hybrid-rejected")
     assert page.status == 200 and f'href="/jobs/{job}"' in page.text
-    assert "1 comparison match" in page.text
+    assert "1 comparison matches" in page.text
     assert server.get("/api/jobs?state=bogus").status == 400
 
 

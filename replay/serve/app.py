@@ -222,10 +222,10 @@ def _rate_text(rate: float | None) -> str:
     if not rate:
         return "-"
     if rate >= 1e6:
-        return f"{rate / 1e6:.2f} M/s"
+        return f"{rate / 1e6:.2f} M"
     if rate >= 1e3:
-        return f"{rate / 1e3:.0f} k/s"
-    return f"{rate:.0f} /s"
+        return f"{rate / 1e3:.0f} k"
+    return f"{rate:.0f}"
 
 
 def _ordinal(n: int) -> str:

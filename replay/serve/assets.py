@@ -62,8 +62,9 @@ CSS = """
 .srv-help { display: block; color: #6b7680; font-size: 12.5px; margin-top: 3px;
   line-height: 1.4; }
 .srv-page input[type=text], .srv-page input[type=number], .srv-page input[type=search],
-.srv-page select { width: 100%; padding: 7px 9px; border: 1px solid #c4ccd4;
+.srv-page select { width: 100%; height: 36px; padding: 6px 9px; border: 1px solid #c4ccd4;
   border-radius: 6px; font: inherit; font-size: 14px; background: #fff; color: #1d2329; }
+.srv-nowrap { white-space: nowrap; }
 .srv-page input[type=file] { font-size: 14px; width: 100%; }
 .srv-page input:focus, .srv-page select:focus { outline: 2px solid #8cb8e6;
   border-color: #0b5cad; }
@@ -120,7 +121,8 @@ CSS = """
 .srv-progress > div { height: 100%; background: linear-gradient(90deg, #0b5cad, #3b82c4);
   border-radius: 6px; transition: width .4s ease; }
 .srv-progress.srv-waiting > div { background: #b8c2cc; }
-.srv-stats { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 10px;
+.srv-stats { display: grid; gap: 10px;
+  grid-template-columns: minmax(0, 1.7fr) repeat(3, minmax(0, 1fr));
   margin: 0; }
 .srv-stats div { background: #f8f9fb; border: 1px solid #edf0f3; border-radius: 8px;
   padding: 9px 12px; }
@@ -245,11 +247,14 @@ JS = r"""
       var target = document.getElementById(b.getAttribute("data-copy"));
       var text = target.value !== undefined ? target.value : target.textContent;
       var done = function () { var t = b.textContent; b.textContent = "Copied"; setTimeout(function () { b.textContent = t; }, 1400); };
+      var fallback = function () {
+        if (target.select) { target.select(); }      // selected, at least, to copy by hand
+        try { if (document.execCommand("copy")) { done(); } } catch (e) { /* selected */ }
+      };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(done);
+        navigator.clipboard.writeText(text).then(done, fallback);
       } else {
-        if (target.select) { target.select(); }
-        try { document.execCommand("copy"); done(); } catch (e) { /* select it at least */ }
+        fallback();
       }
     });
   });

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import shlex
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -270,12 +271,13 @@ def jobs_table(jobs: list[JobRecord]) -> str:
     for j in jobs:
         took = (j.finished - j.started) if j.finished and j.started else None
         policies = (f"all {len(j.policies)}" if len(j.policies) >= 6
-                    else ", ".join(j.policies))
+                    else ", ".join(f'<span class="srv-nowrap">{_e(p)}</span>'
+                                   for p in j.policies))
         rows.append(
             f'<tr><td><a href="/jobs/{_e(j.id)}"><strong>{_e(j.trace_name)}</strong></a>'
             f'<br><span class="srv-muted srv-mono srv-small">{_e(j.id)}</span></td>'
             f'<td class="srv-mono">{_e(" ".join(j.memory_limits))}</td>'
-            f'<td class="srv-small">{_e(policies)}</td>'
+            f'<td class="srv-small">{policies}</td>'
             f"<td>{badge(j.state)}</td>"
             f'<td class="srv-small">{_verdict(j)}</td>'
             f'<td class="srv-small srv-num">{_e(when(j.created))}</td>'
@@ -308,8 +310,8 @@ def jobs_page(jobs: list[JobRecord], total: int, *, trace: str, policy: str, sta
         '<div><button class="srv-button" type="submit">Search</button></div></form>',
     ]
     if trace or policy or state:
-        body.append(f'<p class="srv-muted">{total:,} comparison{"s" if total != 1 else ""} '
-                    'match. <a href="/jobs">Show all</a></p>')
+        matches = "1 comparison matches" if total == 1 else f"{total:,} comparisons match"
+        body.append(f'<p class="srv-muted">{matches}. <a href="/jobs">Show all</a></p>')
     if jobs:
         body.append(jobs_table(jobs))
     else:
@@ -342,13 +344,25 @@ def _settings_table(job: JobRecord, status: dict, trace: TraceRecord | None) -> 
                      + f", {format_size(trace.upload_bytes)}, {trace.accesses:,} accesses)"))
         if trace.description:
             rows.append(("description", trace.description))
-    changed = [a for a in job.settings if a.startswith("--") and a not in
-               ("--memory-limit", "--policy")]
-    rows.append(("changed settings", " ".join(changed) if changed else
+    changed = changed_settings(job.settings)
+    rows.append(("changed settings", shlex.join(changed) if changed else
                  "none: the defaults of replay compare"))
     rows += [("submitted", when(job.created)), ("job", job.id)]
     return '<table class="srv-kv"><tbody>' + "".join(
         f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows) + "</tbody></table>"
+
+
+def changed_settings(argv: list[str]) -> list[str]:
+    """The options of a job's settings but its memory limits and policies."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--memory-limit", "--policy"):
+            skip = True
+        else:
+            out.append(arg)
+    return out
 
 
 def _command(job: JobRecord, element_id: str = "job-command") -> str:
@@ -357,7 +371,7 @@ def _command(job: JobRecord, element_id: str = "job-command") -> str:
 
 def job_page(job: JobRecord, status: dict, trace: TraceRecord | None) -> str:
     p = status["progress"]
-    title = f"{job.trace_name}: {len(job.memory_limits)} memory limit" \
+    title = f"{len(job.memory_limits)} memory limit" \
             f"{'s' if len(job.memory_limits) != 1 else ''} × {len(job.policies)} " \
             f"polic{'ies' if len(job.policies) != 1 else 'y'}"
     body = [f"<h1>{_e(job.trace_name)} {badge(job.state)}</h1>",
@@ -377,7 +391,7 @@ def job_page(job: JobRecord, status: dict, trace: TraceRecord | None) -> str:
             f'style="width:{100 * p["fraction"]:.1f}%"></div></div>'
             '<dl class="srv-stats">'
             f'<div><dt>Accesses replayed</dt><dd id="job-done">{_e(p["accesses_text"])}</dd></div>'
-            f'<div><dt>Rate</dt><dd id="job-rate">{_e(p["rate_text"])}</dd></div>'
+            f'<div><dt>Accesses per second</dt><dd id="job-rate">{_e(p["rate_text"])}</dd></div>'
             f'<div><dt>Time left</dt><dd id="job-eta">{_e(p["eta_text"])}</dd></div>'
             f'<div><dt>Elapsed</dt><dd id="job-elapsed">{_e(p["elapsed_text"])}</dd></div>'
             "</dl><p class=\"srv-help\" style=\"margin:12px 0 0\">Every policy replays the "
