@@ -255,8 +255,10 @@ def test_a_job_over_the_time_limit_fails_and_frees_its_worker(tmp_path, traces):
     with Server(tmp_path / "data", "--workers", "1", "--job-timeout", "4s",
                 traces=traces) as s:
         long = s.start_job("bundled:long").json()
-        pid = s.wait(long["id"], lambda st: st["worker_pid"] is not None
-                     or st["state"] != "queued")["worker_pid"]
+        started = s.wait(long["id"], lambda st: st["worker_pid"] is not None
+                         or st["state"] not in ("queued", "running"))
+        assert started["state"] == "running", started["error"]
+        pid = started["worker_pid"]
         failed = s.wait(long["id"], timeout=60)
         assert failed["state"] == "failed"
         assert failed["error"] == ("it ran longer than this server's limit of 4 s (replay "

@@ -239,6 +239,7 @@ class Store:
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA synchronous=NORMAL")      # WAL: no corruption, fewer fsyncs
         return db
 
     @contextmanager
