@@ -127,6 +127,8 @@ def test_the_form_shows_an_import_error_on_the_page(server):
     assert page.status == 422
     assert "data.csv: lackey format: line 1: not a lackey line" in page.text
     assert 'class="srv-alert srv-error"' in page.text
+    assert "Choose the file again" in page.text             # the browser dropped it
+    assert 'value="lackey" selected' in page.text            # the rest of the form is kept
 
 
 # ---------------------------------------------------------------- names that try to be paths

@@ -107,10 +107,14 @@ def COMMAND(host, port, data_dir, workers, max_upload, max_queued, job_timeout,
     timeout = parse_duration(job_timeout)
     workers = workers or default_workers()
     data = Path(data_dir).expanduser() if data_dir else default_data_dir()
-    store = Store(data).create()
-    lock = store.lock()
-    store.clean_leftovers()
     sock = listen(host, port)
+    try:
+        store = Store(data).create()
+        lock = store.lock()
+    except BaseException:
+        sock.close()
+        raise
+    store.clean_leftovers()
     config = ServeConfig(data_dir=data.resolve(), max_upload_bytes=limit,
                          max_queued=max_queued, workers=workers,
                          threads=threads_per_job(workers), job_timeout_s=timeout)

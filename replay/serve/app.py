@@ -67,10 +67,12 @@ class ServeConfig:
 class Refused(Exception):
     """A request answered with ``status`` and a one-line reason."""
 
-    def __init__(self, status: int, message: str, headers: dict | None = None) -> None:
+    def __init__(self, status: int, message: str, headers: dict | None = None,
+                 hint: str | None = None) -> None:
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.hint = hint                  # for the page: what to do about it
         super().__init__(message)
 
 
@@ -390,8 +392,14 @@ def create_app(config: ServeConfig, store: Store | None = None) -> Starlette:
                 if upload.path is None:
                     raise Refused(400, "choose a trace file to upload (or pick a trace)")
                 svc.check_queue()
-                rec = await svc.import_(upload, upload.get("format", "auto"),
-                                        upload.get("import_options"), upload.get("description"))
+                try:
+                    rec = await svc.import_(upload, upload.get("format", "auto"),
+                                            upload.get("import_options"),
+                                            upload.get("description"))
+                except Refused as e:
+                    e.hint = ("Choose the file again (a browser does not keep it) once its "
+                              "format or import options are right.")
+                    raise
                 ref = rec.id
             elif source == "bundled":
                 ref = BUNDLED_PREFIX + upload.get("bundled")
@@ -401,11 +409,12 @@ def create_app(config: ServeConfig, store: Store | None = None) -> Starlette:
                 raise Refused(400, f"unknown trace source {source!r}")
             job = await anyio.to_thread.run_sync(svc.start_job, ref, argv)
         except Refused as e:
-            message, status, headers = e.message, e.status, e.headers
+            message, status, headers, hint = e.message, e.status, e.headers, e.hint
             if values:
                 values = {**values, "memory_limits": " ".join(values["memory_limits"])}
             state = await anyio.to_thread.run_sync(
-                lambda: form_state(request, error=message, values=values or None, **kept))
+                lambda: form_state(request, error=message, error_hint=hint,
+                                   values=values or None, **kept))
             return HTMLResponse(pages.new_page(state), status, headers=headers)
         finally:
             upload.discard()

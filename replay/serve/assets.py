@@ -43,9 +43,11 @@ CSS = """
 .srv-alert.srv-error { background: #fdecec; border: 1px solid #f3b4b4; color: #7a1212; }
 .srv-alert.srv-info { background: #eef5fc; border: 1px solid #bcd6f0; color: #143d66; }
 .srv-error-text { color: #a4161a; font-weight: 600; }
+.srv-alert .srv-hint { display: block; margin-top: 6px; color: #5b2a2a; font-size: 13.5px; }
 .srv-alert strong { display: block; margin-bottom: 2px; }
 .srv-alert code { white-space: pre-wrap; word-break: break-word; }
-.srv-choices { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; }
+.srv-choices { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 12px;
+  align-items: start; }
 .srv-choice { border: 1px solid #dde2e7; border-radius: 8px; padding: 12px 14px;
   display: block; cursor: pointer; background: #fbfcfd; }
 .srv-choice.srv-chosen { border-color: #0b5cad; background: #f3f8fd;

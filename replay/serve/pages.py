@@ -71,11 +71,12 @@ def layout(title: str, body: str, active: str = "", head: str = "") -> str:
             '<script src="/assets/serve.js" defer></script></body></html>\n')
 
 
-def error_alert(message: str | None, title: str = "Not started") -> str:
+def error_alert(message: str | None, title: str = "Not started", hint: str | None = None) -> str:
     if not message:
         return ""
+    more = f'<span class="srv-hint">{_e(hint)}</span>' if hint else ""
     return (f'<div class="srv-alert srv-error" role="alert"><strong>{_e(title)}</strong>'
-            f"<code>{_e(message)}</code></div>")
+            f"<code>{_e(message)}</code>{more}</div>")
 
 
 def error_page(status: int, message: str) -> str:
@@ -116,6 +117,7 @@ class FormState:
     import_options: str = ""
     description: str = ""
     error: str | None = None
+    error_hint: str | None = None
     recent: list[JobRecord] = field(default_factory=list)
 
 
@@ -215,7 +217,7 @@ def new_page(state: FormState) -> str:
         "path in a memcg of each memory limit; the result is the report of <code>replay "
         "compare</code>: the kernel's counters per policy, tables and figures, with a link to "
         "share it and the JSON document.</p>",
-        error_alert(state.error),
+        error_alert(state.error, hint=state.error_hint),
         f'<form id="compare-form" method="post" action="/compare" enctype="multipart/form-data"'
         f' data-max-upload="{state.max_upload_bytes}" '
         f'data-max-upload-text="{_e(format_size(state.max_upload_bytes))}">',

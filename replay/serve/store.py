@@ -222,17 +222,17 @@ class Store:
         return fd
 
     def clean_leftovers(self) -> int:
-        """Remove what a server killed mid-upload or mid-import left: partial uploads and
-        hidden temporary files. Returns how many files went."""
+        """Remove what a server killed mid-upload, mid-import or mid-write left: partial
+        uploads and hidden temporary files. Returns how many files went."""
         removed = 0
-        for folder in (self.uploads_dir, self.traces_dir):
-            for p in folder.iterdir():
-                if folder == self.uploads_dir or p.name.startswith("."):
-                    try:
-                        p.unlink()
-                        removed += 1
-                    except (IsADirectoryError, FileNotFoundError):
-                        pass
+        leftovers = [*self.uploads_dir.iterdir(), *self.traces_dir.glob(".*"),
+                     *self.results_dir.glob("*/.*.tmp")]
+        for p in leftovers:
+            try:
+                p.unlink()
+                removed += 1
+            except (IsADirectoryError, FileNotFoundError):
+                pass
         return removed
 
     def _connect(self) -> sqlite3.Connection:
