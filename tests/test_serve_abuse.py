@@ -204,6 +204,7 @@ def test_a_full_queue_is_429_and_cancel_frees_the_worker(tmp_path, traces):
     with Server(tmp_path / "data", "--workers", "1", "--max-queued", "2",
                 traces=traces) as s:
         long = s.start_job("bundled:long", memory_limit=["30%", "60%"]).json()
+        s.wait(long["id"], lambda st: st["state"] != "queued")       # it holds the worker
         waiting = [s.start_job("bundled:small", policy="mainline").json() for _ in range(2)]
         assert [j["state"] for j in waiting] == ["queued", "queued"]
         a = s.start_job("bundled:small")
@@ -251,6 +252,15 @@ def test_a_killed_worker_fails_its_job_and_frees_its_slot(tmp_path, traces):
         assert "killed by SIGKILL" in page.text and "Run it again" in page.text
         done = s.wait(after["id"], timeout=120)
         assert done["state"] == "done", done["error"]
+        # run it again, from its page: a new job of the same trace and settings
+        page = s.request("POST", f"/jobs/{long['id']}/rerun", b"")
+        assert page.status == 200                            # the new job's page
+        newest = s.get("/api/jobs?limit=1").json()["jobs"][0]
+        assert newest["id"] not in (long["id"], after["id"])
+        assert (newest["command"], newest["settings"]) == (failed["command"],
+                                                           failed["settings"])
+        assert f"/jobs/{newest['id']}/cancel" in page.text
+        s.post_json(f"/api/jobs/{newest['id']}/cancel", {})
 
 
 def test_a_job_over_the_time_limit_fails_and_frees_its_worker(tmp_path, traces):

@@ -187,6 +187,14 @@ def test_the_job_page_is_the_report_with_its_links(server, finished):
     assert download.headers["content-disposition"] == \
         f'attachment; filename="zipf-app-{job}.json"'
     assert json.loads(download.body)["kind"] == "compare"
+    again = server.get(f"/?from={job}")                   # "Change the settings"
+    assert again.status == 200
+    assert 'name="memory_limits" value="40% 8M"' in again.text
+    assert 'name="mthp" value="16K,64K"' in again.text
+    assert 'name="trace_source" value="previous" checked' in again.text
+    assert f'<option value="{status["trace"]["id"]}" selected>' in again.text
+    assert again.text.count('name="policy" value=') == 6
+    assert again.text.count('checked><span><span class="srv-name">') == len(POLICIES)
     raw = server.get(f"/jobs/{job}/report.html")
     assert raw.status == 200 and raw.text.startswith("<!DOCTYPE html>")
     assert "srv-result" not in raw.text                  # the report as compare wrote it
