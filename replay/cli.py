@@ -59,6 +59,8 @@ COMMANDS = {
                  "Replay TRACE in a real process under a memcg and compare the..."),
     "calibrate": ("replay.commands.calibrate",
                   "Time the codecs (and memory costs) of this machine; write a cost..."),
+    "serve": ("replay.commands.serve",
+              "Serve the web page and API: upload traces, compare, share reports."),
 }
 COMMAND_MODULES = tuple(module for module, _ in COMMANDS.values())
 
