@@ -36,8 +36,8 @@ from pathlib import Path
 # method starts a new process for each benchmark and parameter, which imports this module
 # (and, for the parameters, the policy registry) before it runs; the outcome tracks need
 # nothing more. BLAS threads are limited to one as the CLI does (the replay parallelises
-# itself), before numpy is loaded; this also keeps asv's forkserver from forking a process
-# that holds BLAS threads.
+# itself), before numpy is loaded; so asv's forkserver (asv.conf.json) forks from a process
+# that started no BLAS thread pool.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
