@@ -20,9 +20,11 @@ slower engine as the regression. The outcome counters have no better direction o
 (a policy trades major faults for swap-in amplification); a flagged change in them means
 "the model's answer changed", to be read, not a verdict.
 
-The scripts bench_*.py beside this file print one-off comparisons; they define no asv
-benchmark (asv imports them while discovering, so they import nothing at module level that
-a C-era commit lacks and run nothing unless executed).
+The scripts bench_*.py beside this file print one-off comparisons and define nothing asv
+collects (no time_/track_/peakmem_ names). asv imports them when it discovers benchmarks,
+which they pass because they run nothing on import; at a commit that lacks something one of
+them imports, asv's discovery tries another commit (main's tip) and its forkserver skips
+the module: only this file's benchmarks run.
 """
 
 from __future__ import annotations
