@@ -8,8 +8,8 @@ README's Benchmarks section.
   traces/ (or $FOLIO_REPLAY_TRACES) x memory limit x registered policy, with the README's
   settings (`replay compare`'s defaults: cgroup v2, 64K mTHP, zswap with lz4 and the zswap
   shrinker, x86 TLB). A step in one of these is a change in what the model or a policy does.
-- `EngineSpeed`: time, peak memory and time per access of replays of fixed generated
-  traces, per policy.
+- `EngineSpeed`, `EngineMemory`: time, peak memory and time per access of replays of fixed
+  generated traces, per policy.
 - `ImportSpeed`, `CalibrateSpeed`: `replay import` and `replay calibrate`.
 
 Direction: asv takes a lower value as better for every benchmark, and asv 0.6 (0.6.6, the
