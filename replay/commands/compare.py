@@ -81,11 +81,17 @@ def _output(value: str | None, option: str, suffix: str, names: list[str]) -> Pa
 @click.option("--jobs", default=None, type=click.IntRange(1),
               help="Replays run at once, one worker process each [default: as many as the "
               "CPUs the policies of one replay leave idle].")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run the replays on this Dask cluster (docs/sweeps.md) instead of local "
+              "worker processes; each trace is sent to it once.")
 @click.option("--quiet", is_flag=True, help="No tables, no progress.")
-def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quiet, threads,
-            chunk_rows, **opts) -> None:
+def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, scheduler, quiet,
+            threads, chunk_rows, **opts) -> None:
     """Compare swap-in policies on each TRACE (a file, or a name in traces/) at each memory
     limit. Exits 1 when every policy of a replay was OOM-killed."""
+    if scheduler and jobs:
+        raise SettingsError("--jobs is the number of local worker processes: not with "
+                            "--scheduler (the cluster's workers run the replays)")
     limits = [parse_memory_limit(t) for t in (memory_limits or (DEFAULT_MEMORY_LIMIT,))]
     seen = set()
     for lim in limits:
@@ -134,7 +140,8 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
         reporter = BarReporter(jobs_list, err)
     else:
         reporter = LineReporter()
-    results = run_replays(jobs_list, reporter, processes=jobs, threads=threads)
+    results = run_replays(jobs_list, reporter, processes=jobs, threads=threads,
+                          scheduler=scheduler)
     replays = []
     for (tr, fp, given, limit_bytes), res in zip(entries, results):
         entry = replay_entry(trace_header(tr), fp.to_dict(), given, limit_bytes, res)
