@@ -22,9 +22,9 @@ from replay.cli import main
 from replay.engine import simulate
 from replay.gen import generate_to
 from replay.model.config import ModelConfig
-from replay.study.executor import InProcess, trace_files
+from replay.study.executor import InProcess, LocalProcesses, trace_files
 from replay.sweep.plan import plan_sweep
-from replay.sweep.progress import RichProgress
+from replay.sweep.progress import RichProgress, SweepProgress
 from replay.sweep.runner import run_sweep
 from replay.sweep.spec import load_spec
 from replay.sweep.table import ResultsTable, parts_folder, read_results
@@ -247,3 +247,36 @@ def test_rich_progress_shows_the_sweep_and_each_worker():
     assert re.search(r"local:11\s+3\s+1\s+idle", shown), shown
     assert re.search(r"local:12\s+0\s+0\s+kvscan memory-limit=24M\s+50%", shown), shown
     assert "failed: kvscan memory-limit=16M policy=x: boom" in buf.getvalue()
+
+
+class KillFirstLocalWorker(SweepProgress):
+    """Kills (SIGKILL) the local worker process that starts the first task."""
+
+    killed: tuple[int, str] | None = None
+
+    def started(self, k, worker):
+        super().started(k, worker)
+        if self.killed is None:
+            os.kill(int(worker.removeprefix("local:")), signal.SIGKILL)
+            self.killed = (k, worker)
+
+
+def test_a_local_worker_killed_mid_sweep_its_runs_run_again(tmp_path, longer_trace):
+    spec = write_spec(tmp_path, f'''
+traces = ["{longer_trace}"]
+[grid]
+policy = {POLICIES}
+memory-limit = ["30%", "50%", "70%"]
+''')
+    plan = plan_sweep(load_spec(spec))
+    out = tmp_path / "r.parquet"
+    progress = KillFirstLocalWorker()
+    with ResultsTable(out) as table, LocalProcesses(2) as ex:
+        outcome = run_sweep(plan, table, ex, progress)
+    assert progress.killed is not None
+    task, dead = progress.killed
+    t = pq.read_table(out)
+    assert sorted(keys_once(t)) == sorted(r.key for r in plan.runs)
+    assert (outcome.replayed, outcome.failed) == (6, 0)
+    again = {r.key for r in plan.tasks()[task].runs}
+    assert all(row["run.worker"] != dead for row in t.to_pylist() if row["run_key"] in again)

@@ -18,9 +18,10 @@ Backends:
   dies (Dask's ``distributed.scheduler.allowed-failures``, 3 by default).
 
 A task's trace reaches the workers through ``ship``: a path on this machine (here and
-in local processes), or, on a cluster, the trace's files sent to the cluster once
-(``Client.scatter``): each worker fetches them once, when its first task of that trace
-runs, and keeps them in a temporary folder for the tasks after. With ``shared=True``
+in local processes), or, on a cluster, the trace's files sent to the scheduler once (as
+a task that returns them, which the scheduler can run again if every worker holding its
+result dies): each worker fetches them once, from a worker that has them, when its first
+task of that trace runs, and writes them to a temporary folder for the tasks after. With ``shared=True``
 the workers read the path itself (a filesystem they share with this machine).
 
 An error in a task is its ``Finished.error`` (the exception), never raised here: the
@@ -40,6 +41,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -354,11 +356,37 @@ def _dask_call(k: int, fn, item, trace, topic: str, version: str):
     return _timed(fn, item, trace, report, worker.address)
 
 
+def _shipped_trace(data: ShippedTrace) -> ShippedTrace:
+    return data
+
+
 def _worker_facts() -> dict:
     import sys
 
     from replay import __version__
     return {"replay": __version__, "python": sys.version.split()[0]}
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """Fail at once when nothing listens at a tcp:// address (Dask's client would try
+    again until its timeout)."""
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme != "tcp":
+        return                                   # tls://, ucx://...: the client checks
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise SettingsError(f"--scheduler {address!r} is not an address like "
+                            "tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise SettingsError(f"--scheduler {address}: cannot reach a Dask scheduler "
+                            f"({e.strerror or e})") from None
 
 
 class DaskCluster(Executor):
@@ -372,6 +400,8 @@ class DaskCluster(Executor):
                                 "'dask[distributed]'") from None
         self.address = address
         self.name = f"Dask scheduler {address}"
+        self.client = None
+        _check_reachable(address, connect_timeout)
         try:
             self.client = Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:
@@ -414,8 +444,14 @@ class DaskCluster(Executor):
         digest = digest or files_digest(files)
         if digest not in self._shipped:
             data = ShippedTrace(digest, {p.name: p.read_bytes() for p in files})
-            key = f"folio-replay-trace-{digest[:16]}"
-            self._shipped[digest] = self.client.scatter({key: data}, hash=False)[key]
+            # a task that returns the files, not scattered data: the scheduler keeps what
+            # makes it, so when every worker holding it dies it is made again elsewhere
+            # (scattered data would be lost, and the tasks needing it cancelled)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Large object", UserWarning)
+                self._shipped[digest] = self.client.submit(
+                    _shipped_trace, data, key=f"folio-replay-trace-{digest[:16]}",
+                    pure=False)
         return self._shipped[digest]
 
     def run(self, fn, items, traces, events=None):
