@@ -165,3 +165,36 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys, zipf_trace):
     assert main(["sweep", str(spec), "--scheduler", "tcp://127.0.0.1", "-o",
                  str(tmp_path / "r.parquet")]) == 2
     assert "is not an address like tcp://HOST:PORT" in capsys.readouterr().err
+
+
+class InterruptAfterFirst(SweepProgress):
+    """Ctrl-C in the sweep's process once its first task has finished."""
+
+    def finished(self, k, worker, seconds, failed):
+        super().finished(k, worker, seconds, failed)
+        raise KeyboardInterrupt
+
+
+def test_a_cluster_sweep_interrupted_and_rerun_has_every_run_once(tmp_path, cluster):
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'''
+traces = ["{KVSCAN}"]
+[settings]
+tlb = "none"
+[grid]
+policy = ["order0-fallback", "hybrid-supported"]
+memory-limit = ["16M", "20M", "24M", "28M", "32M"]
+''')
+    plan = plan_sweep(load_spec(spec))
+    out = tmp_path / "r.parquet"
+    with ResultsTable(out) as table, DaskCluster(cluster.scheduler_address) as ex:
+        with pytest.raises(KeyboardInterrupt):
+            run_sweep(plan, table, ex, InterruptAfterFirst())
+    first = pq.read_table(out).column("run_key").to_pylist()
+    assert 2 <= len(first) < 10 and len(first) == len(set(first))
+    with ResultsTable(out) as table, DaskCluster(cluster.scheduler_address) as ex:
+        outcome = run_sweep(plan, table, ex)
+    assert (outcome.skipped, outcome.replayed, outcome.failed) == (len(first),
+                                                                  10 - len(first), 0)
+    keys = pq.read_table(out).column("run_key").to_pylist()
+    assert sorted(keys) == sorted(r.key for r in plan.runs)
