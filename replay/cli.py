@@ -49,6 +49,8 @@ COMMANDS = {
             "Replay TRACE (a file, or a name in traces/) through the model under..."),
     "compare": ("replay.commands.compare",
                 "Compare swap-in policies on each TRACE (a file, or a name in..."),
+    "sweep": ("replay.commands.sweep",
+              "Replay a grid of runs (SPEC.toml) on local cores or a Dask cluster,..."),
     "diff": ("replay.commands.diff",
              "What changed between two results documents (replay run --json or..."),
     "traces": ("replay.commands.traces",

@@ -101,9 +101,6 @@ def test_settings_are_replay_compares_defaults():
     # the suite calls simulate() with its defaults: they are compare's
     defaults = {name: p.default for name, p in inspect.signature(simulate).parameters.items()}
     for name, value in sim_options(opts).items():
-        if name == "cost_model":        # compare reads it before the replay: the shipped one
-            assert defaults[name] is None and value.is_default
-            continue
         assert defaults[name] == value, name
 
 

@@ -178,8 +178,9 @@ def sim_options(o: dict) -> dict:
         from replay.tlb import TLBConfig
         TLBConfig.preset(str(o["tlb"]).lower())          # an unknown preset: one line, now
     from replay.costs.model import CostModel
-    cost_model = CostModel.load(o["cost_model"])      # read and checked before the replay
-    return {"cost_model": cost_model, "device": o["device_costs"],
+    CostModel.load(o["cost_model"])      # read and checked before the replay (simulate and
+    # the worker processes load it again by path: a path pickles and keys a sweep's runs)
+    return {"cost_model": o["cost_model"], "device": o["device_costs"],
             "compression_unit_kb": unit // 1024, "tlb": o["tlb"], "tlb_shadow": o["tlb_shadow"],
             "timeline_accesses": accesses, "timeline_ns": ns}
 

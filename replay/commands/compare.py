@@ -66,7 +66,7 @@ def _output(value: str | None, option: str, suffix: str, names: list[str],
 
 
 @click.command("compare")
-@click.argument("traces", nargs=-1, required=True, metavar="TRACE...")
+@click.argument("traces", nargs=-1, metavar="TRACE...")
 @click.option("--memory-limit", "memory_limits", multiple=True, metavar="L",
               help="memcg limit: a percent of the trace's footprint (pages it reads or "
               f"writes) or a size (K/M/G); repeat for a curve [default: {DEFAULT_MEMORY_LIMIT}].")
@@ -83,11 +83,44 @@ def _output(value: str | None, option: str, suffix: str, names: list[str],
 @click.option("--jobs", default=None, type=click.IntRange(1),
               help="Replays run at once, one worker process each [default: as many as the "
               "CPUs the policies of one replay leave idle].")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run the replays on this Dask cluster (docs/sweeps.md) instead of local "
+              "worker processes; each trace is sent to it once.")
+@click.option("--sweep", "sweep_table", default=None, metavar="TABLE.parquet",
+              help="Report on a `replay sweep` results table instead of replaying: its "
+              "tables, and with --html curves and heatmaps (docs/sweeps.md).")
+@click.option("--figure", "figures", multiple=True, metavar="NAME",
+              help="With --sweep: a figure to draw, a column of the table or its last part "
+              "(pgmajfault, swapin_amplification, time.swapin_ns) or throughput; "
+              "repeatable [default: pgmajfault, throughput, swapin_amplification].")
+@click.option("--against", multiple=True, metavar="SETTING",
+              help="With --sweep: curves against this setting (repeatable) [default: every "
+              "setting the sweep varies].")
+@click.option("--heatmap", "heatmaps", multiple=True, metavar="X,Y",
+              help="With --sweep: heatmaps over two settings (repeatable) [default: the "
+              "first two the sweep varies].")
+@click.option("--where", multiple=True, metavar="SETTING=VALUE",
+              help="With --sweep: only the runs with this value (repeatable).")
 @click.option("--quiet", is_flag=True, help="No tables, no progress.")
-def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quiet, threads,
-            chunk_rows, **opts) -> None:
+@click.pass_context
+def COMMAND(ctx, traces, memory_limits, policies, fmt, html_out, json_out, jobs, scheduler,
+            sweep_table, figures, against, heatmaps, where, quiet, threads, chunk_rows,
+            **opts) -> None:
     """Compare swap-in policies on each TRACE (a file, or a name in traces/) at each memory
     limit. Exits 1 when every policy of a replay was OOM-killed."""
+    if sweep_table is not None:
+        _compare_sweep(ctx, sweep_table, figures, against, heatmaps, where, fmt, html_out,
+                       quiet)
+        return
+    for name, given in (("--figure", figures), ("--against", against),
+                        ("--heatmap", heatmaps), ("--where", where)):
+        if given:
+            raise click.UsageError(f"{name} reads a sweep table: give --sweep TABLE")
+    if not traces:
+        raise click.UsageError("Missing argument 'TRACE...' (or --sweep TABLE).")
+    if scheduler and jobs:
+        raise SettingsError("--jobs is the number of local worker processes: not with "
+                            "--scheduler (the cluster's workers run the replays)")
     limits = [parse_memory_limit(t) for t in (memory_limits or (DEFAULT_MEMORY_LIMIT,))]
     seen = set()
     for lim in limits:
@@ -137,7 +170,8 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
         reporter = BarReporter(jobs_list, err)
     else:
         reporter = LineReporter()
-    results = run_replays(jobs_list, reporter, processes=jobs, threads=threads)
+    results = run_replays(jobs_list, reporter, processes=jobs, threads=threads,
+                          scheduler=scheduler)
     replays = []
     for (tr, fp, given, limit_bytes), res in zip(entries, results):
         entry = replay_entry(trace_header(tr), fp.to_dict(), given, limit_bytes, res)
@@ -178,3 +212,39 @@ def COMMAND(traces, memory_limits, policies, fmt, html_out, json_out, jobs, quie
         click.echo(f"replay: every policy was OOM-killed in {dead}: nothing to compare there "
                    "(see the note)", err=True)
         raise click.exceptions.Exit(1)
+
+
+SWEEP_OPTIONS = {"sweep_table", "figures", "against", "heatmaps", "where", "fmt", "html_out",
+                 "quiet"}
+
+
+def _compare_sweep(ctx, table, figures, against, heatmaps, where, fmt, html_out, quiet
+                   ) -> None:
+    """`compare --sweep TABLE`: its tables, and the report, from a sweep's results."""
+    from click.core import ParameterSource
+
+    from replay.report.render import output_console
+    from replay.sweep.report import print_tables, sweep_report_html, sweep_view
+    for param in ctx.command.params:
+        if param.name in SWEEP_OPTIONS:
+            continue
+        if ctx.get_parameter_source(param.name) not in (ParameterSource.DEFAULT, None):
+            what = "TRACE" if param.name == "traces" else param.opts[0]
+            raise click.UsageError(f"{what} has no meaning with --sweep: the table holds "
+                                   "the runs and their settings")
+    view = sweep_view(table, figures, against, heatmaps, where)
+    stem = Path(table).name.removesuffix(".parquet")
+    html_path = _output(html_out, "--html", "html", [stem])
+    if not quiet:
+        print_tables(view, fmt, output_console())
+    if html_path is not None:
+        summaries = {name: p.summary for name, p in available().items()}
+        err = Console(stderr=True)
+        if err.is_terminal and not quiet:
+            with err.status("drawing the report's figures"):
+                page = sweep_report_html(view, summaries)
+        else:
+            page = sweep_report_html(view, summaries)
+        write_text_atomic(html_path, page)
+        if not quiet:
+            click.echo(f"wrote report {html_path}", err=True)

@@ -26,7 +26,9 @@ MAX_MEMORY_LIMITS = 8
 
 # compare's parameters that are not settings a user of the server gives
 _NOT_SETTINGS = {"traces", "memory_limits", "policies", "cost_model", "threads", "chunk_rows",
-                 "fmt", "html_out", "json_out", "jobs", "quiet"}
+                 "fmt", "html_out", "json_out", "jobs", "quiet",
+                 # where replays run, and reading a sweep table: not the server's to offer
+                 "scheduler", "sweep_table", "figures", "against", "heatmaps", "where"}
 
 # the fields shown first; the others are under "More settings"
 MAIN_SETTINGS = ("mthp", "thp", "backend", "compressor", "memcg", "zswap_shrinker",

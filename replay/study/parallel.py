@@ -1,21 +1,20 @@
-"""Several replays (trace x memory limit) at once, one worker process each, on all cores.
+"""Several replays (trace x memory limit) at once, one worker process each, on all cores,
+or on a Dask cluster.
 
 Each replay is one ``replay.engine.simulate`` call, which itself replays its policies
-side by side in threads; processes x threads stays about the number of CPUs. Workers
-report progress (accesses read so far) through a queue to the parent, which draws it:
-a rich progress bar per replay on a terminal, one plain line per finished replay
-otherwise. Results come back in the order the jobs were given.
+side by side in threads; processes x threads stays about the number of CPUs. Where they
+run is an executor's business (``replay.study.executor``: this process, local worker
+processes, or a Dask cluster, the same executors `replay sweep` uses); workers report
+progress (accesses read so far) to the parent, which draws it: a rich progress bar per
+replay on a terminal, one plain line per finished replay otherwise. Results come back in
+the order the jobs were given.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import queue as queue_mod
-import signal
-import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -29,6 +28,14 @@ from rich.progress import (
 from rich.text import Text
 
 from replay.model.config import ModelConfig
+from replay.study.executor import (
+    DaskCluster,
+    Events,
+    Executor,
+    InProcess,
+    LocalProcesses,
+    cpu_count,
+)
 
 
 @dataclass(frozen=True)
@@ -40,13 +47,7 @@ class ReplayJob:
     accesses: int
     chunk_rows: int
     sim_options: dict = field(default_factory=dict)
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    threads: int = 1                  # policies side by side (set by run_replays)
 
 
 def plan(jobs: int, policies: int, processes: int | None = None,
@@ -134,91 +135,63 @@ class LineReporter(Reporter):
                            f"({rate:.2f} M accesses/s)")
 
 
-# ---------------------------------------------------------------- workers
-
-_progress_queue = None
+# ---------------------------------------------------------------- running them
 
 
-def _init_worker(q) -> None:
-    global _progress_queue
-    _progress_queue = q
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent stops the workers
+class _ReporterEvents(Events):
+    """An executor's events, to a Reporter."""
+
+    def __init__(self, jobs: list[ReplayJob], reporter: Reporter) -> None:
+        self.jobs, self.reporter = jobs, reporter
+
+    def started(self, index, worker):
+        self.reporter.started(index, self.jobs[index])
+
+    def advanced(self, index, done):
+        self.reporter.advanced(index, self.jobs[index], done)
 
 
-def _replay(k: int, job: ReplayJob, threads: int, report=None) -> tuple[list[dict], float]:
-    """(results, wall seconds) of one job."""
+def replay_job(job: ReplayJob, trace_path: Path, report) -> list[dict]:
+    """One job's results (one per policy), on whichever worker runs it."""
     from replay.engine import simulate
-    send = report or (lambda n: _progress_queue.put((k, n)))
-    t0 = time.perf_counter()
-    send(0)
-    results = simulate(job.trace_path, job.config, list(job.policies), progress=send,
-                       threads=threads, chunk_rows=job.chunk_rows, **job.sim_options)
-    return results, time.perf_counter() - t0
+    report(0)
+    return simulate(str(trace_path), job.config, list(job.policies), progress=report,
+                    threads=job.threads, chunk_rows=job.chunk_rows, **job.sim_options)
 
 
 def run_replays(jobs: list[ReplayJob], reporter: Reporter | None = None, *,
-                processes: int | None = None, threads: int | None = None) -> list[list[dict]]:
-    """Replay every job; one list of results (one per policy) per job, in job order.
+                processes: int | None = None, threads: int | None = None,
+                scheduler: str | None = None) -> list[list[dict]]:
+    """Replay every job; one list of results (one per policy) per job, in job order. A
+    job's error is raised (the first to end).
 
-    One job, or one process: replayed here, without workers."""
+    With ``scheduler`` (a Dask scheduler's address) the jobs run on that cluster, their
+    traces sent to it once each, one thread per replay unless ``threads`` says more.
+    Otherwise one job, or one process: replayed here, without workers; else in worker
+    processes (``plan``)."""
     reporter = reporter or Reporter()
     if not jobs:
         return []
-    procs, per = plan(len(jobs), max(len(j.policies) for j in jobs), processes, threads)
+    if scheduler:
+        executor: Executor = DaskCluster(scheduler)
+        per = threads or 1
+    else:
+        procs, per = plan(len(jobs), max(len(j.policies) for j in jobs), processes, threads)
+        executor = InProcess() if procs == 1 else LocalProcesses(procs)
+    jobs = [dataclasses.replace(j, threads=per) for j in jobs]
     out: list[list[dict] | None] = [None] * len(jobs)
     try:
-        if procs == 1:
-            for k, job in enumerate(jobs):
-                def report(n, k=k, job=job):
-                    if n == 0:
-                        reporter.started(k, job)
-                    else:
-                        reporter.advanced(k, job, n)
-
-                out[k], seconds = _replay(k, job, per, report)
-                reporter.finished(k, job, seconds)
-        else:
-            _run_in_workers(jobs, out, reporter, procs, per)
+        with executor:
+            traces = [executor.ship(Path(j.trace_path)) for j in jobs]
+            finished = executor.run(replay_job, jobs, traces, _ReporterEvents(jobs, reporter))
+            try:
+                for f in finished:
+                    if f.error is not None:
+                        raise f.error
+                    out[f.index] = f.value
+                    reporter.finished(f.index, jobs[f.index], f.seconds)
+            finally:
+                finished.close()
     finally:
         reporter.close()
     return out  # type: ignore[return-value]
-
-
-def _run_in_workers(jobs, out, reporter, procs, per) -> None:
-    ctx = multiprocessing.get_context("spawn")       # no fork of a threaded parent
-    q = ctx.Queue()
-    pool = ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(q,))
-    try:
-        pending: dict[Future, int] = {pool.submit(_replay, k, job, per): k
-                                      for k, job in enumerate(jobs)}
-
-        def drain(timeout: float) -> None:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    k, n = q.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue_mod.Empty:
-                    return
-                if n == 0:
-                    reporter.started(k, jobs[k])
-                else:
-                    reporter.advanced(k, jobs[k], n)
-
-        while pending:
-            drain(0.1)
-            done, _ = wait(list(pending), timeout=0, return_when=FIRST_COMPLETED)
-            for f in done:
-                k = pending.pop(f)
-                out[k], seconds = f.result()         # a worker's error is raised here
-                drain(0.0)
-                reporter.finished(k, jobs[k], seconds)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in list(getattr(pool, "_processes", {}).values()):
-            p.terminate()                            # a replay in flight stops now
-        raise
-    else:
-        pool.shutdown(wait=True)
-    finally:
-        q.close()
