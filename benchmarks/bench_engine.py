@@ -195,8 +195,10 @@ def section_faults(t: Table, cache: Path, n: int, hit_ns: float, baseline: str |
                 "print(json.dumps(r['run']['engine_seconds']))")
         ours, theirs = [on["run"]["engine_seconds"]], []
         for _ in range(3):
+            # run from the checkout's folder: `python -c` puts the working folder first
             p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               env={**os.environ, "PYTHONPATH": baseline}, check=False)
+                               env={**os.environ, "PYTHONPATH": baseline}, cwd=baseline,
+                               check=False)
             if p.returncode:
                 t.add("baseline", "failed: " + p.stderr.strip().splitlines()[-1])
                 return
