@@ -264,16 +264,19 @@ def test_a_killed_worker_fails_its_job_and_frees_its_slot(tmp_path, traces):
 
 
 def test_a_job_over_the_time_limit_fails_and_frees_its_worker(tmp_path, traces):
-    with Server(tmp_path / "data", "--workers", "1", "--job-timeout", "4s",
+    # Four memory limits: 24 runs of 1.5 M accesses, ~8 s of replay on this machine
+    # unloaded (one run of every policy took 2.3 s), four times the limit.
+    with Server(tmp_path / "data", "--workers", "1", "--job-timeout", "2s",
                 traces=traces) as s:
-        long = s.start_job("bundled:long").json()
+        long = s.start_job("bundled:long",
+                           memory_limit=["20%", "35%", "50%", "65%"]).json()
         started = s.wait(long["id"], lambda st: st["worker_pid"] is not None
                          or st["state"] not in ("queued", "running"))
         assert started["state"] == "running", started["error"]
         pid = started["worker_pid"]
         failed = s.wait(long["id"], timeout=60)
         assert failed["state"] == "failed"
-        assert failed["error"] == ("it ran longer than this server's limit of 4 s (replay "
+        assert failed["error"] == ("it ran longer than this server's limit of 2 s (replay "
                                    "serve --job-timeout)")
         assert wait_gone(pid)
 
