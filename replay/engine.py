@@ -62,7 +62,7 @@ def model_config(cfg: ModelConfig, view: str = "all") -> dict:
     for kb in cfg.mthp_sizes_kb:
         orders |= 1 << ((kb * 1024 // PAGE_SIZE).bit_length() - 1)
     flags = 0
-    for cap in cfg.swap_device:
+    for cap in cfg.swap_caps:
         flags |= SWP_FLAGS[cap]
     pool = cfg.zswap_pool_limit_bytes
     return {
@@ -252,6 +252,7 @@ class PageCosts:
     ud_ns: np.ndarray
     unit_bytes: np.ndarray    # stored bytes per unit (empty when unit_pages == 1)
     source: str
+    zero: tuple[int, int, int] = (-1, -1, -1)   # a zero page: bytes, compress, decompress ns
 
 
 def page_costs(trace: Trace, cfg: ModelConfig, contents: PageContents, cm,
@@ -272,9 +273,10 @@ def page_costs(trace: Trace, cfg: ModelConfig, contents: PageContents, cm,
         d = np.where(comp >= PAGE_SIZE, cm.param("copy_ns_per_kib") * PAGE_SIZE / 1024,
                      cm.decompress_ns(codec, comp, PAGE_SIZE))
         source = "codec size fit on the given sizes"
+    zero = zero_page_costs(cm, codec)
     if unit_pages == 1:                  # no unit arrays: the model does not read them
         empty = np.zeros(0, np.int32)
-        return PageCosts(1, _ns32(c), _ns32(d), empty, empty, empty, empty, source)
+        return PageCosts(1, _ns32(c), _ns32(d), empty, empty, empty, empty, source, zero)
     u = unit_pages
     if sizes is not None:
         su = page_compressed_sizes(trace, codec=codec, unit_pages=u, pages=contents.pages)
@@ -287,7 +289,23 @@ def page_costs(trace: Trace, cfg: ModelConfig, contents: PageContents, cm,
                       cm.param("copy_ns_per_kib") * u * PAGE_SIZE / 1024,
                       cm.decompress_ns(codec, unit_bytes, u * PAGE_SIZE))
     return PageCosts(u, _ns32(c), _ns32(d), unit_shares(unit_bytes, u),
-                     _ns32(np.repeat(uc, u)), _ns32(np.repeat(ud, u)), unit_bytes, source)
+                     _ns32(np.repeat(uc, u)), _ns32(np.repeat(ud, u)), unit_bytes, source, zero)
+
+
+def zero_page_costs(cm, codec: str) -> tuple[int, int, int]:
+    """(compressed bytes, compress ns, decompress ns) of an all-zero page: what a page
+    holds until it is written (its folio was allocated zeroed), whatever the trace says
+    its data are. The codec's own output size; the measured time of the zero class when
+    calibrated, else the size fit."""
+    from replay.costs.codecs import get_codec
+    comp = get_codec(codec).compressed_len(bytes(PAGE_SIZE))
+    c = cm.class_ns(codec, "compress", "zero")
+    d = cm.class_ns(codec, "decompress", "zero")
+    if c is None:
+        c = float(cm.compress_ns(codec, PAGE_SIZE, comp))
+    if d is None:
+        d = float(cm.decompress_ns(codec, comp, PAGE_SIZE))
+    return int(comp), int(round(c)), int(round(d))
 
 
 def _ns32(a) -> np.ndarray:
@@ -406,7 +424,9 @@ def build_model(space: PageSpace, cfg: ModelConfig, policy: Policy, info: dict,
     """A fresh model for one policy over the records of ``space`` (``info``: page_info)."""
     tlb = c_args(setup.tlb) if setup.tlb is not None else None
     shadow = c_args(setup.tlb.shadow()) if tlb is not None and setup.shadow == "exact" else None
-    m = ModelState(space.nr_pages, space.dir, info, model_config(cfg, policy.view),
+    conf = model_config(cfg, policy.view)
+    conf["zero_comp"], conf["zero_c_ns"], conf["zero_d_ns"] = setup.costs.zero
+    m = ModelState(space.nr_pages, space.dir, info, conf,
                    cfg.swap_bytes // PAGE_SIZE, policy.decide.address, policy.decide,
                    setup.params_ps, setup.costs.unit_pages.bit_length() - 1, tlb, shadow)
     m.page_ids = space.ids

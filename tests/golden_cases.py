@@ -32,6 +32,8 @@ SETTINGS = {
     "zram-never-enabled": {"backend": "zram", "zswap_ever_enabled": False},
     "disk-rotational": {"backend": "disk", "rotational": True},
     "small-swap": {"swap_bytes": 8 << 20, "mthp_sizes_kb": (16, 64), "memcg": "v1"},
+    "swapfile-rotational": {"swap_device": "file", "rotational": True, "memcg": "v1",
+                            "first_read": "allocate"},
     "exact-lru": {"reclaim": "exact-lru", "first_read": "allocate", "mthp_sizes_kb": (),
                   "backend": "zram", "page_cluster": 0},
 }

@@ -120,6 +120,7 @@ def config_from_options(o: dict, memory_limit_bytes: int) -> ModelConfig:
     cfg = ModelConfig(
         memory_limit_bytes=memory_limit_bytes,
         mthp_sizes_kb=parse_mthp(o["mthp"]), thp_enabled=o["thp"], backend=o["backend"],
+        swap_device=o.get("swap_device"),
         ram_bytes=parse_size(o["ram"], "--ram"), zswap_max_pool_percent=pool_percent,
         zswap_max_pool_bytes=pool_bytes, swap_bytes=parse_size(o["swap_size"], "--swap-size"),
         page_cluster=o["page_cluster"], rotational=o["rotational"], reclaim=o["reclaim"],
@@ -206,6 +207,12 @@ _SETTINGS = [
                  help="Take mappings without a regions sidecar as MADV_HUGEPAGE (with "
                  "defrag=madvise only those reclaim to charge a large folio)."),
     click.option("--backend", type=click.Choice(BACKENDS), default="zswap", show_default=True),
+    click.option("--swap-device", type=click.Choice(["partition", "loop", "file"]),
+                 default=None,
+                 help="What zswap or disk swaps to: a partition or loop device (block devices: "
+                 "large folios swap out whole), or a swapfile on a file system (v6.18 gives it "
+                 "no large swap slots: every large folio is split at swap-out) [default: "
+                 "partition; zram is its own device]."),
     click.option("--compressor", default="lz4", show_default=True,
                  help="Codec for page sizes: lz4, zstd, zstd-N, lzo, deflate."),
     click.option("--zswap-max-pool", default=None,

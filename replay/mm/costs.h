@@ -42,7 +42,24 @@ static inline void book(struct mm *mm, int64_t *slot, int64_t ps)
 static inline int64_t page_comp(const struct mm *mm, int64_t p)
 {
 	int64_t i = page_index(mm, p);
-	return mm->pages[i].in_unit ? mm->units.comp[i] : mm->pages[i].comp;
+	if (mm->pages[i].in_unit)
+		return mm->units.comp[i];
+	if (!mm->pages[i].written && mm->cfg.zero_comp >= 0)
+		return mm->cfg.zero_comp;       /* still the zeros its folio came with */
+	return mm->pages[i].comp;
+}
+
+/* The page's own codec times: a zero page's while it was never written. */
+static inline int64_t page_c_ns(const struct mm *mm, int64_t k)
+{
+	return !mm->pages[k].written && mm->cfg.zero_c_ns >= 0 ? mm->cfg.zero_c_ns
+							       : mm->pages[k].c_ns;
+}
+
+static inline int64_t page_d_ns(const struct mm *mm, int64_t k)
+{
+	return !mm->pages[k].written && mm->cfg.zero_d_ns >= 0 ? mm->cfg.zero_d_ns
+							       : mm->pages[k].d_ns;
 }
 
 /* The mappings of [first, first + npages) went away or changed (unmap,
@@ -89,7 +106,7 @@ static inline int64_t compress_folio_ps(const struct mm *mm, int64_t h, int orde
 			if ((q & (((int64_t)1 << shift) - 1)) == 0)
 				t += mm->units.c_ns[k];
 		} else {
-			t += mm->pages[k].c_ns;
+			t += page_c_ns(mm, k);
 		}
 	}
 	return t * 1000;
@@ -130,7 +147,7 @@ static inline int64_t decompress_ps(struct mm *mm, int64_t q, int order)
 	int64_t k = page_index(mm, q);
 	int shift;
 	if (!mm->pages[k].in_unit)
-		return (int64_t)mm->pages[k].d_ns * 1000;
+		return page_d_ns(mm, k) * 1000;
 	shift = mm->time.unit_shift;
 	if (order >= shift) {
 		int64_t unit = q >> shift;

@@ -60,7 +60,7 @@ static void do_anonymous_page(struct mm *mm, int64_t p, bool write)
 {
 	unsigned orders;
 	int order = HPAGE_PMD_ORDER, chosen = 0;
-	int64_t nr;
+	int64_t nr, i;
 	if (!write && !mm->cfg.first_read_allocates) {
 		page_at(mm, p)->state = PAGE_ZEROPAGE;
 		count_replay_stats(mm, ZERO_PAGE_MAPS, 1);
@@ -99,6 +99,8 @@ static void do_anonymous_page(struct mm *mm, int64_t p, bool write)
 	else
 		count_mthp_stat(mm, chosen, MTHP_STAT_ANON_FAULT_ALLOC);
 	nr = (int64_t)1 << chosen;
+	for (i = 0; i < nr; i++)                   /* allocated zeroed */
+		page_at(mm, (p & ~(nr - 1)) + i)->written = 0;
 	install_folio(mm, p & ~(nr - 1), chosen, PG_dirty);
 	page_at(mm, p)->young = 1;
 }
@@ -107,6 +109,7 @@ static void do_anonymous_page(struct mm *mm, int64_t p, bool write)
 static void do_wp_page(struct mm *mm, int64_t p)
 {
 	try_charge_memcg(mm, 1, true);
+	page_at(mm, p)->written = 0;               /* a copy of the zero page */
 	install_folio(mm, p, 0, PG_dirty);
 	page_at(mm, p)->young = 1;
 }

@@ -104,8 +104,19 @@ struct page {
 	uint8_t pte_dirty;    /* written since its folio last left memory (folio_test_dirty()) */
 	uint8_t tlb_order;    /* the order of the translation that maps it: its folio's, or 0
 	                       * when the folio is partly mapped (no contpte, no coalescing) */
-	uint8_t pad[6];
+	uint8_t written;      /* holds the data the trace gives it: written since its folio
+	                       * was allocated (or touched at all, when a first read
+	                       * allocates); 0: still the zeros the folio came with (a
+	                       * page the zero page maps keeps it: zero data stays zero) */
+	uint8_t pad[5];
 } __attribute__((aligned(64)));
+
+/* The page holds only zero bytes: its data is zero filled, or it was never written
+ * since its folio was allocated zeroed (folio_zero_user()). */
+static inline bool page_zero_filled(const struct page *page)
+{
+	return page->zero || !page->written;
+}
 
 /*
  * With multi-page compression units (replay/mm/costs.h), each page's share of
@@ -166,6 +177,9 @@ struct mm_config {
 	bool oom_kill;              /* an OOM kill ends the replay */
 	int view;                   /* enum policy_view: how much of the view the policy reads */
 	int backend_code;           /* V_BACKEND in the policy view: 0 zswap, 1 zram, 2 disk */
+	/* a page never written since its folio was allocated holds zeros: what the codec
+	 * makes of a zero page (-1: use the page's own figures) */
+	int32_t zero_comp, zero_c_ns, zero_d_ns;
 };
 
 /* The memcg: its page counter and per-CPU charge stock (mm/memcontrol.c). */

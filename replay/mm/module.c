@@ -326,6 +326,19 @@ static int parse_config(PyObject *config, struct mm_config *cfg)
 	GET("view", view);
 	GET("backend_code", backend_code);
 #undef GET
+	{
+		static const char *const keys[3] = {"zero_comp", "zero_c_ns", "zero_d_ns"};
+		int32_t *fields[3] = {&cfg->zero_comp, &cfg->zero_c_ns, &cfg->zero_d_ns};
+		int k;
+		for (k = 0; k < 3; k++) {           /* optional */
+			*fields[k] = -1;
+			if (PyDict_GetItemString(config, keys[k])) {
+				if (config_int(config, keys[k], &v) < 0)
+					return -1;
+				*fields[k] = (int32_t)v;
+			}
+		}
+	}
 	return 0;
 }
 

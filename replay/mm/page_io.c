@@ -9,7 +9,7 @@ static inline bool is_folio_zero_filled(struct mm *mm, int64_t h, int order)
 {
 	int64_t i;
 	for (i = 0; i < ((int64_t)1 << order); i++)
-		if (!page_at(mm, h + i)->zero)
+		if (!page_zero_filled(page_at(mm, h + i)))
 			return false;
 	return true;
 }

@@ -79,6 +79,9 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 {
 	const bool oom_kill = mm->cfg.oom_kill, exact = mm->cfg.exact_lru;
 	const bool tlb_on = mm->tlb != NULL;
+	/* what makes a page hold its data: a write, or any first touch when a first read
+	 * allocates (the live replayer writes a page's content at its first touch) */
+	const uint8_t touch_writes = mm->cfg.first_read_allocates ? 1 : 0;
 	const int mode = tl->mode;
 	const int64_t window = tl->window, done0 = mm->accesses;
 	int64_t next = tl->next, row = tl->rows, last_ns = mm->trace_ns, consumed = n, i;
@@ -121,6 +124,7 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 			if (likely(s == PAGE_MAPPED)) {
 				/* a hit: the PTE's accessed and dirty bits, in the page's record only */
 				page->young = 1;
+				page->written |= op | touch_writes;
 				if (op == OP_WRITE)
 					page->pte_dirty = 1;
 				if (unlikely(page->used == 1)) {
@@ -135,7 +139,10 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 					tlb_translate(mm, p, page->tlb_order);
 				continue;
 			}
-			if (s == PAGE_ZEROPAGE && op == OP_READ) {
+			/* a read of the zero page does not fault, unless it is the first touch of a
+			 * page when a first read allocates (the live replayer writes the page's
+			 * content there: copy on write) */
+			if (s == PAGE_ZEROPAGE && op == OP_READ && (page->written || !touch_writes)) {
 				if (tlb_on)
 					tlb_translate(mm, p, 0);
 				continue;
@@ -146,6 +153,8 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 				if (s == PAGE_ZEROPAGE)
 					tlb_unmap(mm, p, 1);  /* copy on write replaces the zero-page PTE */
 				handle_mm_fault(mm, p, op == OP_WRITE);
+				if (page->state == PAGE_MAPPED)
+					page->written |= op | touch_writes;
 				acct_fault(mm, p, s, kernel0, swapin0);
 			}
 			if (oom_kill && mm->memcg.oom) {

@@ -6,7 +6,13 @@
  * A large folio gets an aligned run of contiguous slots inside a cluster that
  * serves its order; order 0 may also use any cluster with free slots
  * (fragmented clusters). Allocation fails when no aligned run is free: the
- * caller splits the folio (swpout_fallback).
+ * caller splits the folio (swpout_fallback). A device without SWP_BLKDEV (a
+ * swapfile on a file system) has no large slots at all.
+ *
+ * Within its current cluster an order allocates forward only (the kernel's
+ * global_cluster->next[order], or the per-CPU offset): past the cluster's end it
+ * takes a new cluster, and slots freed behind it are used again only when the
+ * cluster is found again as a nonfull one, scanned from its start.
  *
  * Finding the next cluster with room is the kernel's list lookup
  * (free_clusters, nonfull_clusters[order], frag_clusters): here a search, in
@@ -134,22 +140,19 @@ static inline void cluster_changed(struct swap_info_struct *si, int64_t c, int o
 		tree_set(si, o, c, free);
 }
 
-/* First free aligned run of nr slots in cluster c at or after its next hint, or -1. */
-static int64_t run_in_cluster(struct swap_info_struct *si, int64_t c, int64_t nr)
+/* alloc_swap_scan_cluster(): the first free aligned run of nr slots in cluster c
+ * at or after offset `from` in it, scanning towards the cluster's end only, or -1. */
+static int64_t run_in_cluster(struct swap_info_struct *si, int64_t c, int64_t nr, int64_t from)
 {
-	int64_t base = c * SWAPFILE_CLUSTER, start = (si->clusters[c].next / nr) * nr;
+	int64_t base = c * SWAPFILE_CLUSTER, off = ((from + nr - 1) / nr) * nr;
 	const int32_t *owners = si->slot_owner + base;
-	int k;
-	for (k = 0; k < 2; k++) {
-		int64_t lo = k == 0 ? start : 0, hi = k == 0 ? SWAPFILE_CLUSTER : start, off;
-		for (off = lo; off < hi; off += nr) {
-			int64_t i;
-			for (i = 0; i < nr; i++)
-				if (owners[off + i])
-					break;
-			if (i == nr)
-				return base + off;
-		}
+	for (; off + nr <= SWAPFILE_CLUSTER; off += nr) {
+		int64_t i;
+		for (i = 0; i < nr; i++)
+			if (owners[off + i])
+				break;
+		if (i == nr)
+			return base + off;
 	}
 	return -1;
 }
@@ -162,7 +165,11 @@ static inline void take(struct mm *mm, int64_t c, int64_t s, int64_t nr, int64_t
 	for (i = 0; i < nr; i++)
 		si->slot_owner[s + i] = (int32_t)(first_page + i + 1);
 	si->clusters[c].count_free -= (int32_t)nr;
-	si->clusters[c].next = (int32_t)((s - c * SWAPFILE_CLUSTER + nr) % SWAPFILE_CLUSTER);
+	/* the next allocation of this order goes on from here; past the cluster's end,
+	 * or with the cluster full, it takes a new cluster (SWAP_ENTRY_INVALID) */
+	si->clusters[c].next = (int32_t)(s - c * SWAPFILE_CLUSTER + nr);
+	if (si->clusters[c].count_free == 0)
+		si->clusters[c].next = SWAPFILE_CLUSTER;
 	si->inuse_pages += nr;
 	cluster_changed(si, c, old_order);
 }
@@ -182,8 +189,13 @@ int64_t folio_alloc_swap(struct mm *mm, int order, int64_t first_page)
 	struct swap_info_struct *si = &mm->si;
 	int64_t nr = (int64_t)1 << order, cur = si->cur_cluster[order], start, c;
 	int k;
-	if (cur >= 0 && si->clusters[cur].order == order && si->clusters[cur].count_free >= nr) {
-		int64_t s = run_in_cluster(si, cur, nr);
+	/* cluster_alloc_swap_entry(): "Swapfile is not block device so unable to
+	 * allocate large entries" (a swapfile on a file system has no SWP_BLKDEV) */
+	if (order > 0 && !(mm->cfg.swp_flags & SWP_BLKDEV))
+		return -1;
+	if (cur >= 0 && si->clusters[cur].order == order && si->clusters[cur].count_free >= nr &&
+	    si->clusters[cur].next < SWAPFILE_CLUSTER) {
+		int64_t s = run_in_cluster(si, cur, nr, si->clusters[cur].next);
 		if (s >= 0) {
 			take(mm, cur, s, nr, first_page, order);
 			return s;
@@ -210,7 +222,7 @@ int64_t folio_alloc_swap(struct mm *mm, int order, int64_t first_page)
 			c = tree_first(si, order, lo, hi, (int)nr);
 			if (c < 0)
 				break;
-			s = run_in_cluster(si, c, nr);
+			s = run_in_cluster(si, c, nr, 0);    /* a listed cluster: from its start */
 			if (s >= 0) {
 				si->cur_cluster[order] = c;
 				take(mm, c, s, nr, first_page, si->clusters[c].order);

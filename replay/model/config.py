@@ -19,6 +19,10 @@ SWAP_BACKENDS = {
     "disk": {"zswap": False, "device": ("blkdev",)},
 }
 BACKENDS = tuple(SWAP_BACKENDS)
+# What the swap device is, as swapon sees it: a partition and a loop device are block
+# devices (SWP_BLKDEV: large swap slots); a swapfile on a file system is not, so v6.18
+# splits every large folio at swap-out there; zram is zram's own block device.
+SWAP_DEVICES = ("partition", "loop", "file", "zram")
 BACKEND_VIEW_CODE = {"zswap": 0, "zram": 1, "disk": 2}   # the policy view's V_BACKEND
 RECLAIM_MODES = ("linux", "exact-lru")
 MEMCG_VERSIONS = ("v1", "v2")
@@ -42,6 +46,8 @@ class ModelConfig:
     hugepage_default: bool = False            # MADV_HUGEPAGE on mappings the trace has no
                                               # regions sidecar for
     backend: str = "zswap"                    # zswap over a block device, zram, or a plain disk
+    swap_device: str | None = None            # partition, loop or file (zswap, disk); zram
+                                              # (zram). None: zram for zram, else partition
     ram_bytes: int = 24 << 30                 # machine RAM, for zswap max_pool_percent
     zswap_max_pool_percent: int = 20
     zswap_max_pool_bytes: int | None = None   # overrides the percent when set
@@ -66,6 +72,10 @@ class ModelConfig:
     swappiness: int = 60
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.swap_device is None:
+            self.swap_device = "zram" if self.backend == "zram" else "partition"
+
     def validate(self) -> ModelConfig:
         for what, v in (("memory limit", self.memory_limit_bytes), ("--ram", self.ram_bytes),
                         ("zswap max pool", self.zswap_max_pool_bytes),
@@ -88,6 +98,13 @@ class ModelConfig:
             raise SettingsError(f"thp mode {self.thp_enabled!r} is not always or madvise")
         if self.backend not in BACKENDS:
             raise SettingsError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.swap_device not in SWAP_DEVICES:
+            raise SettingsError(f"swap device {self.swap_device!r} is not one of "
+                                f"{', '.join(SWAP_DEVICES)}")
+        if (self.swap_device == "zram") != (self.backend == "zram"):
+            raise SettingsError(f"swap device {self.swap_device} does not go with backend "
+                                f"{self.backend}: zram is its own swap device (--backend zram), "
+                                "the others are partition, loop or file")
         if self.reclaim not in RECLAIM_MODES:
             raise SettingsError(f"reclaim {self.reclaim!r} is not one of "
                                 f"{', '.join(RECLAIM_MODES)}")
@@ -122,10 +139,12 @@ class ModelConfig:
         return SWAP_BACKENDS[self.backend]["zswap"]
 
     @property
-    def swap_device(self) -> tuple[str, ...]:
-        """The swap device's capabilities: blkdev, synchronous_io, compressed, and
-        solidstate unless it is rotational."""
+    def swap_caps(self) -> tuple[str, ...]:
+        """The swap device's capabilities: blkdev (not on a swapfile), synchronous_io,
+        compressed, and solidstate unless it is rotational."""
         caps = SWAP_BACKENDS[self.backend]["device"]
+        if self.swap_device == "file":
+            caps = tuple(c for c in caps if c != "blkdev")
         return caps if self.rotational else (*caps, "solidstate")
 
     def to_dict(self) -> dict:
