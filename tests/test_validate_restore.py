@@ -23,6 +23,7 @@ import pytest
 
 from replay.cli import main
 from replay.costs.sizes import page_compressed_sizes
+from replay.errors import SettingsError
 from replay.gen import generate_to
 from replay.live.native import ZERO_CONTENT, build_replayer, export_replay_file, read_replay_file
 from replay.live.paths import KernelPaths
@@ -417,6 +418,39 @@ def test_zswap_backend_enables_zswap_and_puts_it_back(fake, small_trace, replaye
     assert report["model_config"].rotational is True
     assert report["model_config"].zswap_ever_enabled is True
     assert report["model_config"].compressor == "lzo"
+
+
+def test_zswap_on_a_swapfile_swaps_to_the_file_and_removes_it(fake, small_trace,
+                                                              replayer_cache):
+    paths, runner = fake
+    before = machine_state(paths)
+    report = run_kernel(small_trace, settings(backend="zswap", swap_device="file",
+                                              allow_zswap=True),
+                        paths=paths, runner=runner, cache=replayer_cache)
+    swapons = [c for c in runner.commands if c[0] == "swapon"]
+    assert len(swapons) == 1 and swapons[0][1].endswith(".swap")     # the file itself
+    assert not [c for c in runner.commands if c[0] == "losetup"]
+    assert zswap_writes(runner) == ["Y", "N"]
+    assert machine_state(paths) == before          # swapped off, the file removed
+    assert report["model_config"].swap_device == "file"
+    assert "blkdev" not in report["model_config"].swap_caps
+
+
+def test_a_swapfile_run_interrupted_at_swapon_leaves_nothing(fake, small_trace,
+                                                             replayer_cache):
+    paths, runner = fake
+    before = machine_state(paths)
+    runner.hooks["swapon"] = lambda: os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run_kernel(small_trace, settings(backend="zswap", swap_device="file",
+                                         allow_zswap=True),
+                   paths=paths, runner=runner, cache=replayer_cache)
+    assert machine_state(paths) == before
+
+
+def test_an_unknown_swap_device_is_refused():
+    with pytest.raises(SettingsError, match="swap device"):
+        settings(backend="zswap", swap_device="nfs").check()
 
 
 def test_restore_never_writes_a_zswap_value_that_is_already_there(tmp_path, small_trace,

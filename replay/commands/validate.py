@@ -53,7 +53,9 @@ def print_report(report: dict, console: Console) -> None:
                   f"MGLRU {'on' if k['mglru'] else 'off'}, zswap ever enabled: "
                   f"{k['zswap_ever_enabled']} ({k['zswap_evidence']})", markup=False)
     sizes = ",".join(f"{x}K" for x in s["mthp_sizes_kb"]) or "none"
-    console.print(f"{s['backend']} backend, mTHP {sizes}, "
+    where = (f" over a {'swapfile' if s.get('swap_device') == 'file' else 'loop device'}"
+             if s["backend"] == "zswap" else "")
+    console.print(f"{s['backend']} backend{where}, mTHP {sizes}, "
                   f"limit {s['memory_limit_bytes'] >> 20} MiB, page-cluster "
                   f"{s['page_cluster']}, swappiness {s['swappiness']}, {len(report['runs'])} "
                   f"run(s); policy {', '.join(report['policies'])}", markup=False)
@@ -97,7 +99,14 @@ def print_report(report: dict, console: Console) -> None:
 @click.command("validate")
 @click.argument("trace", type=click.Path(dir_okay=False), required=False)
 @click.option("--backend", type=click.Choice(["zram", "zswap"]), default="zram",
-              show_default=True, help="zram (lz4) as swap, or zswap over a loop device.")
+              show_default=True, help="zram (lz4) as swap, or zswap over a loop device or "
+                                      "a swapfile (--swap-device).")
+@click.option("--swap-device", type=click.Choice(["loop", "file"]), default="loop",
+              show_default=True,
+              help="With --backend zswap: a loop device over a file in /var/tmp (a block "
+                   "device: large folios swap out whole), or the file itself as a swapfile "
+                   "(no large swap slots: every large folio is split at swap-out). Removed "
+                   "afterwards.")
 @click.option("--mthp", "mthp", default="64K", show_default=True,
               help="mTHP sizes set to 'madvise' (comma list, or 'none'); all others and 2M "
                    "are set to 'never'.")
@@ -106,7 +115,7 @@ def print_report(report: dict, console: Console) -> None:
 @click.option("--page-cluster", default=3, show_default=True, type=click.IntRange(0, 31))
 @click.option("--swappiness", default=60, show_default=True, type=click.IntRange(1, 200))
 @click.option("--swap-size", default=None,
-              help="zram disksize / loop file size [default: twice the replayed region, "
+              help="zram disksize / loop or swap file size [default: twice the replayed region, "
                    "at least 256M].")
 @click.option("--runs", default=3, show_default=True, type=click.IntRange(1),
               help="Kernel runs (the model is deterministic: run once).")
@@ -132,8 +141,8 @@ def print_report(report: dict, console: Console) -> None:
 @click.option("--recover", "recover_only", is_flag=True,
               help="Restore the settings a killed validation left behind, then exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def COMMAND(trace, backend, mthp, limit, page_cluster, swappiness, swap_size, runs, timeout_s,
-            flush_every, verify, coalesce_pageout, policies, no_model, allow_zswap,
+def COMMAND(trace, backend, swap_device, mthp, limit, page_cluster, swappiness, swap_size,
+            runs, timeout_s, flush_every, verify, coalesce_pageout, policies, no_model, allow_zswap,
             zswap_max_pool_percent, json_out, recover_only, quiet) -> None:
     """Replay TRACE in a real process under a memcg and compare the kernel's counters
     with the simulator's (needs root, memcg v1, zram; restores every setting)."""
@@ -147,7 +156,7 @@ def COMMAND(trace, backend, mthp, limit, page_cluster, swappiness, swap_size, ru
     if trace is None:
         raise SettingsError("validate needs a TRACE (or --recover)")
     settings = ValidateSettings(
-        backend=backend, mthp_sizes_kb=_sizes(mthp),
+        backend=backend, swap_device=swap_device, mthp_sizes_kb=_sizes(mthp),
         memory_limit_bytes=parse_size(limit, "--limit"), page_cluster=page_cluster,
         swappiness=swappiness,
         swap_bytes=parse_size(swap_size, "--swap-size") if swap_size else None,

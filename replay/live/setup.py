@@ -1,7 +1,7 @@
 """The settings a validation run changes, each journalled in a KernelSession first.
 
 mTHP sizes, page-cluster, the swap backend (zram, or zswap over a loop
-device) and a uniquely named memcg v1 group. Each function leaves the
+device or a swapfile) and a uniquely named memcg v1 group. Each function leaves the
 machine restorable at every step: the undo record goes into the journal
 before the change is made.
 """
@@ -74,6 +74,7 @@ class Backend:
     rotational: bool
     compressor: str
     swap_bytes: int
+    swap_device: str = "zram"  # zram | loop | file
 
 
 def _rotational(paths: KernelPaths, device: str) -> bool:
@@ -109,16 +110,36 @@ def setup_zram(session: KernelSession, *, disksize_bytes: int, algorithm: str = 
     return Backend("zram", dev, _rotational(paths, dev), algorithm, disksize_bytes)
 
 
-def setup_zswap_loop(session: KernelSession, *, swap_bytes: int,
-                     max_pool_percent: int | None = None) -> Backend:
-    """zswap in front of a loop device over a file on the real disk.
+def _backing_rotational(paths: KernelPaths, file: Path) -> bool:
+    """Whether the block device under a file's file system is rotational (a partition
+    answers for its disk); rotational when it cannot be told."""
+    st = os.stat(file)
+    dev = paths.at(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
+    for queue in (dev / "queue", dev / ".." / "queue"):
+        try:
+            return read_setting(queue / "rotational") == "1"
+        except LiveError:
+            continue
+    return True
 
-    A swapfile on a file system would split every large folio at swap-out
-    (large swap slots need a block device); a loop device is one, and
-    inherits "rotational" from its backing disk. Enabling zswap sets its
-    ever-enabled key until reboot: the session refuses without allow_zswap.
+
+ZSWAP_DEVICES = ("loop", "file")
+
+
+def setup_zswap(session: KernelSession, *, swap_bytes: int, device: str = "loop",
+                max_pool_percent: int | None = None) -> Backend:
+    """zswap in front of a swap device made from a file on the real disk.
+
+    device "loop": a loop device over the file. It is a block device (SWP_BLKDEV), so
+    large folios get large swap slots and swap out whole; it inherits "rotational"
+    from the backing disk. device "file": the file itself as a swapfile; v6.18 gives
+    a swapfile on a file system no large slots, so every large folio is split at
+    swap-out. Enabling zswap sets its ever-enabled key until reboot: the session
+    refuses without allow_zswap.
     """
     paths, runner = session.paths, session.runner
+    if device not in ZSWAP_DEVICES:
+        raise LiveError(f"zswap swap device {device!r} is not one of {', '.join(ZSWAP_DEVICES)}")
     if not session.allow_zswap:
         raise Refused("the zswap backend enables zswap, which sets zswap's ever-enabled key "
                       "until reboot: after it zram never swaps in large folios again on this "
@@ -128,17 +149,26 @@ def setup_zswap_loop(session: KernelSession, *, swap_bytes: int,
     check_no_swap(paths)
     folder = paths.swapfile_dir
     free = shutil.disk_usage(folder).free
+    what = "the loop device's backing file" if device == "loop" else "the swapfile"
     if free < swap_bytes + (256 << 20):
-        raise Refused(f"{folder} has {free >> 20} MiB free; the loop device's backing file "
-                      f"needs {swap_bytes >> 20} MiB")
+        raise Refused(f"{folder} has {free >> 20} MiB free; {what} needs "
+                      f"{swap_bytes >> 20} MiB")
     backing = folder / f"{MEMCG_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.swap"
     session.push({"kind": "unlink", "path": str(backing)})
-    with open(backing, "wb") as f:
-        os.posix_fallocate(f.fileno(), 0, swap_bytes)
-    session.push({"kind": "loop_detach", "file": str(backing)})
-    dev = runner.run(["losetup", "--find", "--show", str(backing)]).strip()
-    if not dev:
-        raise LiveError(f"losetup gave no device for {backing}")
+    fd = os.open(backing, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, swap_bytes)
+    finally:
+        os.close(fd)
+    if device == "loop":
+        session.push({"kind": "loop_detach", "file": str(backing)})
+        dev = runner.run(["losetup", "--find", "--show", str(backing)]).strip()
+        if not dev:
+            raise LiveError(f"losetup gave no device for {backing}")
+        rotational = _rotational(paths, dev)
+    else:
+        dev = str(backing)
+        rotational = _backing_rotational(paths, backing)
     session.push({"kind": "swapoff", "device": dev})
     runner.run(["mkswap", dev])
     runner.run(["swapon", dev])
@@ -148,7 +178,7 @@ def setup_zswap_loop(session: KernelSession, *, swap_bytes: int,
                     what="zswap max_pool_percent")
     session.set(params / "enabled", "Y", what="zswap enabled")
     compressor = read_setting(params / "compressor")
-    return Backend("zswap", dev, _rotational(paths, dev), compressor, swap_bytes)
+    return Backend("zswap", dev, rotational, compressor, swap_bytes, device)
 
 
 def create_memcg(session: KernelSession, *, limit_bytes: int, swappiness: int) -> Path:

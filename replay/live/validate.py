@@ -44,7 +44,8 @@ from replay.live.setup import (
     set_mthp_sizes,
     set_page_cluster,
     setup_zram,
-    setup_zswap_loop,
+    setup_zswap,
+    ZSWAP_DEVICES,
 )
 from replay.model.config import ModelConfig
 from replay.trace import open_trace
@@ -57,6 +58,7 @@ class ValidateSettings:
     """What `replay validate` sets up; the ModelConfig follows from it."""
 
     backend: str = "zram"
+    swap_device: str = "loop"              # under zswap: a loop device, or a swapfile
     mthp_sizes_kb: tuple[int, ...] = (64,)
     memory_limit_bytes: int = 64 << 20
     page_cluster: int = 3
@@ -76,6 +78,9 @@ class ValidateSettings:
     def check(self) -> ValidateSettings:
         if self.backend not in BACKENDS:
             raise SettingsError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.swap_device not in ZSWAP_DEVICES:
+            raise SettingsError(f"swap device {self.swap_device!r} is not one of "
+                                f"{', '.join(ZSWAP_DEVICES)}")
         if self.runs < 1:
             raise SettingsError("--runs must be at least 1")
         if self.memory_limit_bytes < (4 << 20):
@@ -107,6 +112,7 @@ def model_config(settings: ValidateSettings, info: KernelInfo, backend: Backend 
         thp_enabled="madvise",            # the sizes are set to madvise, the replayer
         hugepage_default=True,            # madvises every block without a regions sidecar
         backend=settings.backend,
+        swap_device="zram" if settings.backend == "zram" else settings.swap_device,
         ram_bytes=info.ram_bytes or ModelConfig.ram_bytes,
         swap_bytes=swap_bytes,
         page_cluster=settings.page_cluster,
@@ -137,8 +143,8 @@ def replay_once(session: KernelSession, *, binary: Path, export: ExportSummary,
             backend = setup_zram(session, disksize_bytes=swap_bytes,
                                  algorithm=settings.zram_algorithm)
         else:
-            backend = setup_zswap_loop(session, swap_bytes=swap_bytes,
-                                       max_pool_percent=settings.zswap_max_pool_percent)
+            backend = setup_zswap(session, swap_bytes=swap_bytes, device=settings.swap_device,
+                                  max_pool_percent=settings.zswap_max_pool_percent)
         memcg = create_memcg(session, limit_bytes=settings.memory_limit_bytes,
                              swappiness=settings.swappiness)
         proc = ReplayerProcess(binary, export.path, memcg,
