@@ -25,6 +25,7 @@ from replay.policies import available
 from replay.report.document import replay_entry
 from replay.report.notes import every_policy_killed, replay_notes
 from replay.report.render import output_console
+from replay.report.tables import SWAP_DEVICE_WORDS
 from replay.study.folders import find_trace
 from replay.study.footprint import trace_footprint
 from replay.trace import open_trace
@@ -34,7 +35,8 @@ ROWS = [
     ("pgfault", "counters"), ("pgmajfault", "counters"), ("swpin (large)", None),
     ("swpin_fallback", None), ("zswpin", "counters"), ("pswpin", "counters"),
     ("swpin_zero", "counters"), ("zswpout", "counters"), ("pswpout", "counters"),
-    ("zswpwb", "counters"), ("swpout_zero", "counters"), ("swap_ra", "counters"),
+    ("zswpwb", "counters"), ("swpout_zero", "counters"), ("swpout (large)", None),
+    ("swpout_fallback", None), ("split", None), ("swap_ra", "counters"),
     ("swap_ra_hit", "counters"), ("workingset_refault_anon", "counters"),
     ("workingset_activate_anon", "counters"), ("pgscan", "counters"), ("pgsteal", "counters"),
     ("swapin_pages", "derived"), ("swapin_pages_unused_reclaimed", "derived"),
@@ -45,7 +47,7 @@ ROWS = [
 
 def _cell(r: dict, name: str, section: str | None) -> str:
     if section is None:
-        key = "swpin" if name.startswith("swpin ") else name
+        key = name.split(" ")[0]
         parts = [f"{v[key]:,}@{size}" for size, v in r["per_size"].items() if v[key]]
         return " ".join(parts) if parts else "0"
     v = r[section][name]
@@ -62,7 +64,10 @@ def results_table(doc: dict) -> Table:
     title = (f"{doc['trace']['path']}: {doc['trace']['accesses']:,} accesses, "
              f"memcg {format_size(cfg['memory_limit_bytes'])} ({cfg['memcg']}), "
              f"mTHP {','.join(f'{k}K' for k in cfg['mthp_sizes_kb']) or 'none'} "
-             f"({cfg['thp_enabled']}), {cfg['backend']}, page-cluster {cfg['page_cluster']}"
+             f"({cfg['thp_enabled']}), {cfg['backend']}"
+             + (f" on a {SWAP_DEVICE_WORDS[cfg['swap_device']]}"
+                if cfg.get("swap_device") in SWAP_DEVICE_WORDS else "")
+             + f", page-cluster {cfg['page_cluster']}"
              + (", charge guard" if cfg["charge_guard"] else ""))
     t = Table(title=title, title_justify="left")
     t.add_column("counter", style="bold")

@@ -20,6 +20,9 @@ BASELINE = "order0-fallback"
 LOWER, HIGHER = "lower", "higher"
 MIB = 1 << 20
 
+# how a settings line names the swap device under zswap or a plain disk
+SWAP_DEVICE_WORDS = {"loop": "loop device", "file": "swapfile"}
+
 
 @dataclass
 class Cell:
@@ -197,8 +200,10 @@ def settings_line(cfg: dict) -> str:
     mthp = ",".join(f"{k}K" for k in cfg["mthp_sizes_kb"]) or "none"
     parts = [memcg, f"mTHP {mthp} ({cfg['thp_enabled']}"
              + (", MADV_HUGEPAGE by default)" if cfg.get("hugepage_default") else ")"),
-             f"{cfg['backend']} ({cfg['compressor']})"
-             if cfg["backend"] in ("zswap", "zram") else cfg["backend"],
+             (f"{cfg['backend']} ({cfg['compressor']})"
+              if cfg["backend"] in ("zswap", "zram") else cfg["backend"])
+             + (f" on a {SWAP_DEVICE_WORDS[cfg['swap_device']]}"
+                if cfg.get("swap_device") in SWAP_DEVICE_WORDS else ""),
              f"{cfg.get('device_costs', 'nvme')}{' rotational' if cfg['rotational'] else ''}",
              f"page-cluster {cfg['page_cluster']}", f"TLB {cfg.get('tlb', 'none')}"]
     if cfg.get("charge_guard"):

@@ -36,6 +36,7 @@ MAIN_SETTINGS = ("mthp", "thp", "backend", "compressor", "memcg", "zswap_shrinke
 
 LABELS = {
     "mthp": "mTHP sizes", "thp": "THP mode", "backend": "Swap backend",
+    "swap_device": "Swap device (zswap, disk)",
     "compressor": "Compressor", "memcg": "cgroup version", "zswap_shrinker": "zswap shrinker",
     "zswap_writeback": "zswap writeback", "hugepage_default": "MADV_HUGEPAGE by default",
     "reclaim": "Reclaim", "oom": "When the memcg cannot make room",
