@@ -1,0 +1,191 @@
+"""Page contents given per access in a text column, made into the contents sidecar.
+
+A cell is a content class (``zero``, ``random``, ``text``, ``half``, ``mixed``,
+``code``; case-insensitive, spaces around it ignored), the page's 4096 bytes as
+exactly 8192 hex digits (either case; nothing shorter is padded, nothing longer
+cut), or empty: no information at that access (``unknown`` means the same).
+Anything else is an error naming the line.
+
+Versions (docs/trace-format.md, the contents sidecar): a page's first contents
+are version 0; each access whose contents differ from the page's previous ones
+(another class, other bytes) starts the next version, so ``zero, zero, text,
+zero`` at four accesses are versions 0, 1, 2. The replay uses the lowest version
+of each page (replay/costs/sizes.py): its first contents. Pages with the same
+class and version at consecutive page numbers are one row of ``npages``; a page
+given as bytes is a row of its own (its ``content_class`` is ``unknown``, which
+the bytes override).
+
+Work and memory: each window's rows are sorted by page and only the accesses
+whose contents differ from the page's previous one in that window are kept, so
+what is held until the end is about one entry per (page, window) plus the
+distinct recorded pages: about the size of the sidecar itself.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections import Counter
+
+import numpy as np
+
+from replay.trace import CONTENT_CLASSES, PAGE_SIZE
+
+HEX_DIGITS = 2 * PAGE_SIZE
+# what the replay generates for a page of class unknown (replay.costs.content.UNKNOWN_AS,
+# not imported here: replay.costs takes a third of a second to import; a test checks)
+UNKNOWN_GENERATED_AS = "mixed"
+CLASSES = tuple(c for c in CONTENT_CLASSES if c != "unknown")
+_CLASS_KEY = {name.encode(): CONTENT_CLASSES.index(name) for name in CLASSES}
+_CLASS_KEY[b"unknown"] = 0          # said outright: no information, as an empty cell
+_DATA = len(CONTENT_CLASSES)        # keys from here on are recorded pages: _DATA + index
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_NON_HEX = re.compile(rb"[^0-9a-fA-F]")
+
+
+def unknown_note(why: str) -> str:
+    """The import line's words for a trace without contents."""
+    return (f"{why}: page contents unknown, replayed as class unknown (generated as "
+            f"{UNKNOWN_GENERATED_AS})")
+
+
+class ContentColumn:
+    """Collects a column's page contents window by window; ``finish`` gives the sidecar."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pages: list[bytes] = []               # recorded pages, by index
+        self._page_index: dict[bytes, int] = {}     # their bytes -> index
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rows = 0                              # rows seen before this window
+
+    def _key(self, raw: bytes) -> int | str:
+        """The content key of a cell (0 none, a class index, or _DATA + page), or what is
+        wrong with it."""
+        text = raw.strip(b" \t\r")
+        if len(text) <= 16:
+            key = _CLASS_KEY.get(text.lower()) if text else 0
+            if key is not None:
+                return key
+            if not text or not set(text) <= _HEX:
+                return (f"{_show(text)} is not a content class ({', '.join(CLASSES)}) "
+                        f"nor {HEX_DIGITS} hex digits (a {PAGE_SIZE}-byte page)")
+        m = _NON_HEX.search(text)
+        if m:
+            return (f"{_show(text)}: {_show(m.group())} at character {m.start() + 1} is "
+                    "not a hex digit")
+        if len(text) != HEX_DIGITS:
+            return (f"{_show(text)}: {len(text)} hex digits, not {HEX_DIGITS} (the "
+                    f"{PAGE_SIZE} bytes of a page; nothing is padded or cut)")
+        page = binascii.unhexlify(text)
+        index = self._page_index.get(page)
+        if index is None:
+            index = self._page_index[page] = len(self._pages)
+            self._pages.append(page)
+        return _DATA + index
+
+    def add(self, win, col: int, vpn: np.ndarray, asid: np.ndarray | None) -> None:
+        """The window's cells of the column, for its rows' pages; a bad cell raises
+        (``win.fail``: the file, its line, what is wrong)."""
+        n = win.rows
+        index, raws = win.values(col)
+        keys = np.zeros(len(raws), np.int64)
+        bad: dict[int, str] = {}
+        for i, raw in enumerate(raws):
+            got = self._key(raw)
+            if isinstance(got, str):
+                bad[i] = got
+            else:
+                keys[i] = got
+        if bad:
+            row = int(np.flatnonzero(np.isin(index, list(bad)))[0])
+            raise win.fail(row, f"content {bad[int(index[row])]}")
+        key = keys[index]
+        has = np.flatnonzero(key)
+        self._rows += n
+        if not len(has):
+            return
+        seq = has + (self._rows - n)
+        v = vpn[has]
+        a = np.zeros(len(has), np.int64) if asid is None else asid[has].astype(np.int64)
+        k = key[has]
+        order = _by_page(a, v)              # by page, each page's accesses in row order
+        a, v, k, seq = a[order], v[order], k[order], seq[order]
+        keep = _changes(a, v, k)
+        self._parts.append((a[keep], v[keep], k[keep], seq[keep]))
+
+    def finish(self) -> tuple[dict | None, str]:
+        """(set_contents' arguments, or None when no cell gave contents; the import
+        line's words on where the contents came from)."""
+        if not self._parts:
+            return None, unknown_note(f"column {self.name!r} has no contents (every cell "
+                                      "empty)")
+        a, v, k, seq = (np.concatenate(x) for x in zip(*self._parts))
+        self._parts = []
+        order = np.lexsort((seq, v, a))
+        a, v, k = a[order], v[order], k[order]
+        keep = _changes(a, v, k)
+        a, v, k = a[keep], v[keep], k[keep]
+        first = np.r_[True, (a[1:] != a[:-1]) | (v[1:] != v[:-1])]
+        starts = np.flatnonzero(first)
+        version = np.arange(len(a)) - np.repeat(starts, np.diff(np.r_[starts, len(a)]))
+        # class rows: runs of consecutive pages of one asid, version and class
+        cls = np.flatnonzero(k < _DATA)
+        o = cls[np.lexsort((v[cls], version[cls], a[cls]))]
+        ca, cv, cver, ck = a[o], v[o], version[o], k[o]
+        brk = np.r_[len(o) > 0, (ca[1:] != ca[:-1]) | (cver[1:] != cver[:-1])
+                    | (ck[1:] != ck[:-1]) | (cv[1:] != cv[:-1] + 1)]
+        run = np.flatnonzero(brk)
+        npages = np.diff(np.r_[run, len(o)])
+        data = np.flatnonzero(k >= _DATA)
+        r_asid = np.r_[ca[run], a[data]]
+        r_vpn = np.r_[cv[run], v[data]]
+        r_npages = np.r_[npages, np.ones(len(data), np.int64)]
+        r_version = np.r_[cver[run], version[data]]
+        r_key = np.r_[ck[run], k[data]]
+        o = np.lexsort((r_version, r_vpn, r_asid))
+        r_key = r_key[o]
+        contents = {
+            "asid": r_asid[o], "vpn": r_vpn[o], "npages": r_npages[o],
+            "version": r_version[o],
+            "content_class": [CONTENT_CLASSES[int(x)] if x < _DATA else "unknown"
+                              for x in r_key.tolist()],
+            "data": [self._pages[int(x) - _DATA] if x >= _DATA else None
+                     for x in r_key.tolist()],
+        }
+        # the words: what each page's version 0 (what the replay uses) is
+        used = k[starts]
+        by_class = Counter(CONTENT_CLASSES[int(x)] for x in used[used < _DATA].tolist())
+        recorded = int((used >= _DATA).sum())
+        parts = []
+        if by_class:
+            parts.append(f"{sum(by_class.values()):,} pages by class ("
+                         + ", ".join(f"{c} {by_class[c]:,}" for c in CLASSES if by_class[c])
+                         + ")")
+        if recorded:
+            parts.append(f"{recorded:,} page{'s' if recorded != 1 else ''} by "
+                         f"{'their' if recorded != 1 else 'its'} bytes")
+        note = f"page contents from column {self.name!r}: {' and '.join(parts)}"
+        changed = int((np.diff(np.r_[starts, len(a)]) > 1).sum())
+        if changed:
+            note += (f"; {changed:,} page{'s change' if changed != 1 else ' changes'} "
+                     "contents (all versions kept; the replay uses each page's first)")
+        return contents, note
+
+
+def _by_page(asid: np.ndarray, vpn: np.ndarray) -> np.ndarray:
+    """Stable order by (asid, vpn): one int64 key when the asids leave room for it."""
+    if not len(asid) or int(asid.max()) < (1 << 11):
+        return np.argsort((asid << 52) | vpn, kind="stable")
+    return np.lexsort((vpn, asid))
+
+
+def _changes(a: np.ndarray, v: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Where, in accesses sorted by page and then time, a page's contents change (its first
+    access included)."""
+    return np.r_[True, (a[1:] != a[:-1]) | (v[1:] != v[:-1]) | (k[1:] != k[:-1])]
+
+
+def _show(text: bytes) -> str:
+    s = text.decode("utf-8", "replace")
+    return repr(s if len(s) <= 40 else s[:40] + "...")
