@@ -323,3 +323,18 @@ def test_a_bad_cell_leaves_an_existing_trace_and_its_sidecar_alone(tmp_path):
         run_import("csv", src, out, {})
     assert {p.name: p.read_bytes() for p in tmp_path.glob("t.*")} == before
     assert sorted(os.listdir(tmp_path)) == ["in.csv", "t.contents.parquet", "t.parquet"]
+
+
+def test_the_packed_sort_is_a_stable_lexicographic_sort():
+    """_order packs the keys and the position into one int64 where they fit (else lexsort):
+    both ways must be np.lexsort's stable order, ties kept in place."""
+    rng = np.random.default_rng(0)
+    packed = 0
+    for _ in range(300):
+        n = int(rng.integers(0, 300))
+        cols = [int(rng.choice([0, 5, 1 << 20])) + rng.integers(
+            0, int(rng.choice([1, 3, 1 << 20, 1 << 52])), n) for _ in range(rng.integers(1, 4))]
+        widths = sum((int(c.max()) - int(c.min())).bit_length() for c in cols) if n else 0
+        packed += widths + max(n - 1, 0).bit_length() <= 63
+        assert _contents._order(*cols).tolist() == np.lexsort(cols[::-1]).tolist()
+    assert 50 < packed < 250                                   # both ways were taken

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections import Counter
 
 import numpy as np
 
@@ -56,8 +55,7 @@ class ContentColumn:
         self.name = name
         self._pages: list[bytes] = []               # recorded pages, by index
         self._page_index: dict[bytes, int] = {}     # their bytes -> index
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._rows = 0                              # rows seen before this window
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def _key(self, raw: bytes) -> int | str:
         """The content key of a cell (0 none, a class index, or _DATA + page), or what is
@@ -70,14 +68,19 @@ class ContentColumn:
             if not text or not set(text) <= _HEX:
                 return (f"{_show(text)} is not a content class ({', '.join(CLASSES)}) "
                         f"nor {HEX_DIGITS} hex digits (a {PAGE_SIZE}-byte page)")
-        m = _NON_HEX.search(text)
-        if m:
-            return (f"{_show(text)}: {_show(m.group())} at character {m.start() + 1} is "
-                    "not a hex digit")
-        if len(text) != HEX_DIGITS:
+        page = None
+        if len(text) == HEX_DIGITS:
+            try:
+                page = binascii.unhexlify(text)   # the common case: no search before it
+            except binascii.Error:
+                pass
+        if page is None:
+            m = _NON_HEX.search(text)
+            if m:
+                return (f"{_show(text)}: {_show(m.group())} at character {m.start() + 1} "
+                        "is not a hex digit")
             return (f"{_show(text)}: {len(text)} hex digits, not {HEX_DIGITS} (the "
                     f"{PAGE_SIZE} bytes of a page; nothing is padded or cut)")
-        page = binascii.unhexlify(text)
         index = self._page_index.get(page)
         if index is None:
             index = self._page_index[page] = len(self._pages)
@@ -87,7 +90,6 @@ class ContentColumn:
     def add(self, win, col: int, vpn: np.ndarray, asid: np.ndarray | None) -> None:
         """The window's cells of the column, for its rows' pages; a bad cell raises
         (``win.fail``: the file, its line, what is wrong)."""
-        n = win.rows
         index, raws = win.values(col)
         keys = np.zeros(len(raws), np.int64)
         bad: dict[int, str] = {}
@@ -102,17 +104,15 @@ class ContentColumn:
             raise win.fail(row, f"content {bad[int(index[row])]}")
         key = keys[index]
         has = np.flatnonzero(key)
-        self._rows += n
         if not len(has):
             return
-        seq = has + (self._rows - n)
         v = vpn[has]
         a = np.zeros(len(has), np.int64) if asid is None else asid[has].astype(np.int64)
         k = key[has]
-        order = _by_page(a, v)              # by page, each page's accesses in row order
-        a, v, k, seq = a[order], v[order], k[order], seq[order]
+        order = _order(a, v)                # by page, each page's accesses in row order
+        a, v, k = a[order], v[order], k[order]
         keep = _changes(a, v, k)
-        self._parts.append((a[keep], v[keep], k[keep], seq[keep]))
+        self._parts.append((a[keep], v[keep], k[keep]))
 
     def finish(self) -> tuple[dict | None, str]:
         """(set_contents' arguments, or None when no cell gave contents; the import
@@ -120,18 +120,21 @@ class ContentColumn:
         if not self._parts:
             return None, unknown_note(f"column {self.name!r} has no contents (every cell "
                                       "empty)")
-        a, v, k, seq = (np.concatenate(x) for x in zip(*self._parts))
+        a, v, k = (np.concatenate(x) for x in zip(*self._parts))
         self._parts = []
-        order = np.lexsort((seq, v, a))
+        # each window's part is in page order, a page's accesses in row order, and the
+        # windows are in file order: a stable sort by page keeps every page's in time order
+        order = _order(a, v)
         a, v, k = a[order], v[order], k[order]
         keep = _changes(a, v, k)
         a, v, k = a[keep], v[keep], k[keep]
         first = np.r_[True, (a[1:] != a[:-1]) | (v[1:] != v[:-1])]
         starts = np.flatnonzero(first)
-        version = np.arange(len(a)) - np.repeat(starts, np.diff(np.r_[starts, len(a)]))
+        lengths = np.diff(np.r_[starts, len(a)])
+        version = np.arange(len(a)) - np.repeat(starts, lengths)
         # class rows: runs of consecutive pages of one asid, version and class
         cls = np.flatnonzero(k < _DATA)
-        o = cls[np.lexsort((v[cls], version[cls], a[cls]))]
+        o = cls[_order(a[cls], version[cls], v[cls])]
         ca, cv, cver, ck = a[o], v[o], version[o], k[o]
         brk = np.r_[len(o) > 0, (ca[1:] != ca[:-1]) | (cver[1:] != cver[:-1])
                     | (ck[1:] != ck[:-1]) | (cv[1:] != cv[:-1] + 1)]
@@ -143,22 +146,25 @@ class ContentColumn:
         r_npages = np.r_[npages, np.ones(len(data), np.int64)]
         r_version = np.r_[cver[run], version[data]]
         r_key = np.r_[ck[run], k[data]]
-        o = np.lexsort((r_version, r_vpn, r_asid))
+        o = _order(r_asid, r_vpn, r_version)
         r_key = r_key[o]
+        names = np.array(CONTENT_CLASSES + ("unknown",), object)
+        blobs: list[bytes | None] = [None] * len(r_key)
+        for i in np.flatnonzero(r_key >= _DATA).tolist():
+            blobs[i] = self._pages[int(r_key[i]) - _DATA]
         contents = {
             "asid": r_asid[o], "vpn": r_vpn[o], "npages": r_npages[o],
             "version": r_version[o],
-            "content_class": [CONTENT_CLASSES[int(x)] if x < _DATA else "unknown"
-                              for x in r_key.tolist()],
-            "data": [self._pages[int(x) - _DATA] if x >= _DATA else None
-                     for x in r_key.tolist()],
+            "content_class": names[np.minimum(r_key, _DATA)].tolist(),
+            "data": blobs,
         }
         # the words: what each page's version 0 (what the replay uses) is
         used = k[starts]
-        by_class = Counter(CONTENT_CLASSES[int(x)] for x in used[used < _DATA].tolist())
-        recorded = int((used >= _DATA).sum())
+        per_class = np.bincount(np.minimum(used, _DATA), minlength=_DATA + 1)
+        by_class = {c: int(per_class[CONTENT_CLASSES.index(c)]) for c in CLASSES}
+        recorded = int(per_class[_DATA])
         parts = []
-        if by_class:
+        if sum(by_class.values()):
             parts.append(f"{sum(by_class.values()):,} pages by class ("
                          + ", ".join(f"{c} {by_class[c]:,}" for c in CLASSES if by_class[c])
                          + ")")
@@ -166,18 +172,35 @@ class ContentColumn:
             parts.append(f"{recorded:,} page{'s' if recorded != 1 else ''} by "
                          f"{'their' if recorded != 1 else 'its'} bytes")
         note = f"page contents from column {self.name!r}: {' and '.join(parts)}"
-        changed = int((np.diff(np.r_[starts, len(a)]) > 1).sum())
+        changed = int((lengths > 1).sum())
         if changed:
             note += (f"; {changed:,} page{'s change' if changed != 1 else ' changes'} "
                      "contents (all versions kept; the replay uses each page's first)")
         return contents, note
 
 
-def _by_page(asid: np.ndarray, vpn: np.ndarray) -> np.ndarray:
-    """Stable order by (asid, vpn): one int64 key when the asids leave room for it."""
-    if not len(asid) or int(asid.max()) < (1 << 11):
-        return np.argsort((asid << 52) | vpn, kind="stable")
-    return np.lexsort((vpn, asid))
+def _order(*cols: np.ndarray) -> np.ndarray:
+    """Stable order by the columns (non-negative int64, most significant first). Fast
+    path: the columns less their minimums and the position packed in one int64, sorted
+    by value (several times quicker than a stable argsort); else np.lexsort."""
+    n = len(cols[0])
+    pos_bits = max(n - 1, 0).bit_length()
+    fields, bits = [], pos_bits
+    for c in cols:
+        lo = int(c.min()) if n else 0
+        width = (int(c.max()) - lo).bit_length() if n else 0
+        fields.append((c, lo, width))
+        bits += width
+    if bits > 63:
+        return np.lexsort(cols[::-1])
+    packed = np.zeros(n, np.int64)
+    for c, lo, width in fields:
+        packed <<= width
+        packed |= c - lo
+    packed <<= pos_bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    return packed & ((1 << pos_bits) - 1)
 
 
 def _changes(a: np.ndarray, v: np.ndarray, k: np.ndarray) -> np.ndarray:
