@@ -126,7 +126,7 @@ def test_a_content_column_round_trips_into_the_sidecar(tmp_path):
 
 def test_scanner_pyarrow_and_small_windows_give_the_same_sidecar(tmp_path, monkeypatch):
     """Class names ride the C scanner (dictionary keys); pyarrow reads hex rows; small
-    windows and chunks split pages' histories across windows."""
+    windows and chunks split pages' histories across windows and compactions."""
     src = tmp_path / "t.csv"
     rows = mixed_csv(src, n=800, seed=5)
     classes_only = tmp_path / "c.csv"
@@ -152,6 +152,7 @@ def test_scanner_pyarrow_and_small_windows_give_the_same_sidecar(tmp_path, monke
                 if how == "small":
                     m.setattr(core, "SCAN_ROWS", 37)
                     m.setattr(_common, "CHUNK_BYTES", 3000)
+                    m.setattr(_contents, "COMPACT_ENTRIES", 10)    # compacted many times
                 kinds.clear()
                 out = tmp_path / f"{path.stem}-{how}.parquet"
                 run_import("csv", path, out, {})

@@ -16,9 +16,12 @@ given as bytes is a row of its own (its ``content_class`` is ``unknown``, which
 the bytes override).
 
 Work and memory: each window's rows are sorted by page and only the accesses
-whose contents differ from the page's previous one in that window are kept, so
-what is held until the end is about one entry per (page, window) plus the
-distinct recorded pages: about the size of the sidecar itself.
+whose contents differ from the page's previous one in that window are kept
+(24 bytes each). When the kept entries pass twice the size of the last
+compaction (and 1 M), they are compacted: sorted by page across windows and
+cut to the changes again. So memory stays within a few times the sidecar's
+own entries (one per page and version) plus the distinct recorded pages, and
+each entry is sorted a bounded number of times on average.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ _CLASS_KEY[b"unknown"] = 0          # said outright: no information, as an empty
 _DATA = len(CONTENT_CLASSES)        # keys from here on are recorded pages: _DATA + index
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _NON_HEX = re.compile(rb"[^0-9a-fA-F]")
+COMPACT_ENTRIES = 1 << 20           # entries held before the first compaction
 
 
 def unknown_note(why: str) -> str:
@@ -56,6 +60,8 @@ class ContentColumn:
         self._pages: list[bytes] = []               # recorded pages, by index
         self._page_index: dict[bytes, int] = {}     # their bytes -> index
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._held = 0                              # entries in _parts
+        self._compacted = 0                         # entries after the last compaction
 
     def _key(self, raw: bytes) -> int | str:
         """The content key of a cell (0 none, a class index, or _DATA + page), or what is
@@ -113,6 +119,20 @@ class ContentColumn:
         a, v, k = a[order], v[order], k[order]
         keep = _changes(a, v, k)
         self._parts.append((a[keep], v[keep], k[keep]))
+        self._held += int(keep.sum())
+        if self._held > max(2 * self._compacted, COMPACT_ENTRIES):
+            self._compact()
+
+    def _compact(self) -> None:
+        """The parts as one, in page order, only each page's changes. Every part is in page
+        order, a page's accesses in row order, and the parts are in file order: a stable
+        sort by page keeps each page's accesses in time order."""
+        a, v, k = (np.concatenate(x) for x in zip(*self._parts))
+        order = _order(a, v)
+        a, v, k = a[order], v[order], k[order]
+        keep = _changes(a, v, k)
+        self._parts = [(a[keep], v[keep], k[keep])]
+        self._held = self._compacted = len(self._parts[0][0])
 
     def finish(self) -> tuple[dict | None, str]:
         """(set_contents' arguments, or None when no cell gave contents; the import
@@ -120,14 +140,10 @@ class ContentColumn:
         if not self._parts:
             return None, unknown_note(f"column {self.name!r} has no contents (every cell "
                                       "empty)")
-        a, v, k = (np.concatenate(x) for x in zip(*self._parts))
+        if len(self._parts) > 1:
+            self._compact()
+        (a, v, k), = self._parts
         self._parts = []
-        # each window's part is in page order, a page's accesses in row order, and the
-        # windows are in file order: a stable sort by page keeps every page's in time order
-        order = _order(a, v)
-        a, v, k = a[order], v[order], k[order]
-        keep = _changes(a, v, k)
-        a, v, k = a[keep], v[keep], k[keep]
         first = np.r_[True, (a[1:] != a[:-1]) | (v[1:] != v[:-1])]
         starts = np.flatnonzero(first)
         lengths = np.diff(np.r_[starts, len(a)])
