@@ -207,7 +207,7 @@ def test_the_import_line_says_where_contents_came_from(tmp_path):
     rc, out, err = run_cli(["import", "csv", str(with_col), "-o", str(tmp_path / "a.parquet")])
     assert (rc, out) == (0, "") and err.count("\n") == 1
     assert err.rstrip().endswith("with page contents sidecar; page contents from column "
-                                 "'content': 1 pages by class (zero 1) and 1 page by its "
+                                 "'content': 1 page by class (zero 1) and 1 page by its "
                                  "bytes"), err
     for src, why in ((without, "no content column"),
                      (empty, "column 'content' has no contents (every cell empty)")):

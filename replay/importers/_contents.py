@@ -180,8 +180,9 @@ class ContentColumn:
         by_class = {c: int(per_class[CONTENT_CLASSES.index(c)]) for c in CLASSES}
         recorded = int(per_class[_DATA])
         parts = []
-        if sum(by_class.values()):
-            parts.append(f"{sum(by_class.values()):,} pages by class ("
+        classed = sum(by_class.values())
+        if classed:
+            parts.append(f"{classed:,} page{'s' if classed != 1 else ''} by class ("
                          + ", ".join(f"{c} {by_class[c]:,}" for c in CLASSES if by_class[c])
                          + ")")
         if recorded:
