@@ -1,8 +1,9 @@
 """Import speed, end to end: source file -> canonical Parquet trace.
 
 Generates (in a temp folder) a 10 M-line lackey file and a 10 M-line CSV
-(and 10 M-record oracleGeneral and ChampSim files, and a 10 M-line perf script
-of page faults), imports each in this
+(and 10 M-record oracleGeneral and ChampSim files, a 10 M-line perf script
+of page faults, and with --formats csv-content the same CSV with a content
+column of class names), imports each in this
 process and prints lines (or records) per second. Python start-up is
 excluded, and so is a first import of a small file of each format (the
 modules' first load). The csv file is also imported with pyarrow.csv alone
@@ -91,6 +92,25 @@ def make_csv(path: Path, lines: int, seed: int = 1) -> None:
             w.write_table(pa.table({"time_ns": t, "vpn": vpn, "op": op, "asid": asid}))
 
 
+def make_csv_content(path: Path, lines: int, seed: int = 1) -> None:
+    """make_csv's rows plus a content column: a class per 64-page run of each page number
+    (the same page keeps its class), one cell in seven empty."""
+    rng = np.random.default_rng(seed)
+    classes = np.array(["zero", "random", "text", "half", "mixed", "code", ""])
+    step = 1 << 21
+    with pacsv.CSVWriter(path, pa.schema([("time_ns", pa.int64()), ("vpn", pa.int64()),
+                                          ("op", pa.string()), ("asid", pa.int32()),
+                                          ("content", pa.string())])) as w:
+        for s in range(0, lines, step):
+            n = min(step, lines - s)
+            t = (np.arange(s, s + n, dtype=np.int64) * 100)
+            vpn = 0x7F0000000 + rng.integers(0, 1 << 18, n)
+            op = np.where(rng.random(n) < 0.3, "w", "r")
+            asid = rng.integers(0, 4, n).astype(np.int32)
+            w.write_table(pa.table({"time_ns": t, "vpn": vpn, "op": op, "asid": asid,
+                                    "content": classes[(vpn // 64) % 7]}))
+
+
 def make_oraclegeneral(path: Path, records: int, seed: int = 1) -> None:
     rng = np.random.default_rng(seed)
     rec = np.zeros(records, np.dtype([("t", "<u4"), ("id", "<u8"), ("sz", "<u4"),
@@ -170,6 +190,7 @@ def main() -> None:
         files = {
             "lackey": (tmp / "big.lackey", make_lackey, {}),
             "csv": (tmp / "big.csv", make_csv, {}),
+            "csv-content": (tmp / "big-content.csv", make_csv_content, {}),
             "oraclegeneral": (tmp / "big.oracleGeneral.bin", make_oraclegeneral, {}),
             "champsim": (tmp / "big.champsim", make_champsim, {}),
             "perf-script": (tmp / "big.perf.txt", make_perf_script, {}),
@@ -188,18 +209,21 @@ def main() -> None:
             runs.insert(runs.index(("csv", "csv", True)) + 1, ("csv (pyarrow.csv)", "csv", False))
         for label, fmt, scanner in runs:
             path, make, opts = files[fmt]
+            reader = "csv" if fmt == "csv-content" else fmt
             small = tmp / f"small.{fmt}"
             make(small, 1000)
-            timed_import(fmt, small, tmp / "small.parquet", opts, scanner)   # warm-up
-            lines = count_lines(path) if fmt in ("lackey", "csv", "perf-script") else args.lines
+            timed_import(reader, small, tmp / "small.parquet", opts, scanner)   # warm-up
+            lines = count_lines(path) if reader in ("lackey", "csv", "perf-script") \
+                else args.lines
             out = tmp / f"{fmt}.parquet"
-            times = sorted(timed_import(fmt, path, out, opts, scanner)
+            times = sorted(timed_import(reader, path, out, opts, scanner)
                            for _ in range(args.repeat))
             acc = open_trace(out).num_accesses
             best = times[0]
             print(f"{label:<20} {lines:>12,} {best:>8.2f} {times[len(times) // 2]:>9.2f} "
                   f"{lines / best / 1e6:>10.2f} {acc:>12,}", flush=True)
             out.unlink()
+            out.with_name(out.stem + ".contents.parquet").unlink(missing_ok=True)
     finally:
         if args.keep is None:
             shutil.rmtree(tmp, ignore_errors=True)

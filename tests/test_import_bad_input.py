@@ -96,6 +96,10 @@ CASES["huge", "perf-script"] = (PERF.replace(b"address=0x7f13d34fce06",
                                 "line 2: address 0x1ffffffffffffffff does not fit")
 CASES["huge", "damo"] = (damo(end_addr=(1 << 64) + 4096), "record 1: snapshot 1 region 1")
 CASES["backwards", "csv"] = (CSV + b"2,8,r\n", "line 5: time goes backwards")
+CASES["content class", "csv"] = (b"vpn,content\n5,zero\n6,zeros\n",
+                                "line 3: content 'zeros' is not a content class")
+CASES["content hex", "csv"] = (b"vpn,content\n5,zero\n6," + b"0f" * 4000 + b"\n",
+                              "...': 8000 hex digits, not 8192")
 CASES["backwards", "libcachesim-csv"] = (LCS_CSV + b"1,5,28,512,8\n",
                                          "line 5: time goes backwards")
 CASES["backwards", "oraclegeneral"] = (oracle(times=(1, 3, 2)), "record 3: time goes backwards")

@@ -44,6 +44,9 @@ Compressed sources (.gz .bz2 .xz .zst .lz4) are read on the fly."""
 @click.option("--op-map", help="csv: extra op values, e.g. 'ld=read,st=write,x=free' "
               "(built in: r w R W 0 1 2 3 read write load store pageout free).")
 @click.option("--asid-col", help="csv: address-space column (0..2^20-1) [default: all 0].")
+@click.option("--content-col", help="csv: page contents at each access: a class (zero, "
+              "random, text, half, mixed, code) or 8192 hex digits; empty: none "
+              "[default: the column named content, if any].")
 @click.option("--delimiter", help="csv: field delimiter (one character, '\\t' for tab) "
               "[default: ,].")
 @click.option("--no-header", is_flag=True, help="csv: the first line is data; name columns "
@@ -75,5 +78,5 @@ def COMMAND(ctx: click.Context, fmt: str, src: str, output: str, **options) -> N
              if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)}
     if "pid" in given:
         given["pid"] = tuple(given["pid"])
-    run_import(fmt, src, output, given)
-    click.echo(wrote_trace_line(output), err=True)
+    note = run_import(fmt, src, output, given)
+    click.echo(wrote_trace_line(output) + (f"; {note}" if note else ""), err=True)

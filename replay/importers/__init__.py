@@ -3,9 +3,10 @@
 Each module (imported lazily, only when its format is used) defines
 ``FORMAT`` (its name here), ``OPTIONS`` (the option names it accepts) and
 ``import_trace(src, out, options)``, which streams the source into a
-``TraceWriter``. ``run_import`` is the one way in: it checks the paths, rejects
-options the format does not use, and turns every complaint about the input
-into one ``TraceError`` line (file, format, line or record, what is wrong).
+``TraceWriter`` (and may return words for the end of the import line).
+``run_import`` is the one way in: it checks the paths, rejects options the
+format does not use, and turns every complaint about the input into one
+``TraceError`` line (file, format, line or record, what is wrong).
 See docs/trace-format.md for how each source maps to page accesses.
 """
 
@@ -56,12 +57,13 @@ def importer(fmt: str):
 
 
 def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
-               options: dict | None = None) -> None:
+               options: dict | None = None) -> str | None:
     """Import ``src`` (recorded in ``fmt``) as the canonical trace ``out``.
 
     ``options`` maps option names to values; ``None`` values mean "not given".
     Bad input raises ``TraceError``; nothing is left at ``out`` (or beside it)
-    unless the import succeeded.
+    unless the import succeeded. Returns what the importer has to add to the import
+    line (csv: where the page contents came from), or None.
     """
     module = importer(fmt)
     given = {k: v for k, v in (options or {}).items() if v is not None}
@@ -82,7 +84,7 @@ def run_import(fmt: str, src: str | os.PathLike, out: str | os.PathLike,
     # checked before the work: its folder, its kind, and that it is not the source
     check_trace_output(out_path, [src_path])
     try:
-        module.import_trace(src_path, out_path, given)
+        return module.import_trace(src_path, out_path, given)
     except ReplayError:
         raise
     except MemoryError:

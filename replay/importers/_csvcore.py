@@ -203,6 +203,21 @@ class CsvWindow:
             row += len(piece)
         return out
 
+    def values(self, col: int) -> tuple[np.ndarray, list[bytes]]:
+        """The column as (int64 index per row, the distinct raw values it indexes): each
+        row's value is ``raws[index[row]]``, so work per distinct value is done once."""
+        index = np.empty(self.rows, np.int64)
+        raws: list[bytes] = []
+        row = 0
+        for piece in self.columns[col].chunks:
+            if not pa.types.is_dictionary(piece.type):
+                piece = pc.dictionary_encode(piece)
+            index[row:row + len(piece)] = \
+                piece.indices.to_numpy(zero_copy_only=False).astype(np.int64) + len(raws)
+            raws.extend(raw or b"" for raw in piece.dictionary.to_pylist())
+            row += len(piece)
+        return index, raws
+
 
 @dataclass
 class ScannedWindow(CsvWindow):
@@ -240,6 +255,12 @@ class ScannedWindow(CsvWindow):
                 return self._by_arrow().codes(col, lookup, what)   # names the row
             table[slot] = code
         return table[index]
+
+    def values(self, col: int) -> tuple[np.ndarray, list[bytes]]:
+        if col not in self.keys:
+            return self._by_arrow().values(col)
+        index, raws = self.keys[col]
+        return index.astype(np.int64), [raws.get(slot, b"") for slot in range(_KEY_SLOTS)]
 
 
 class _ArrowReader:

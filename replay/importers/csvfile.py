@@ -12,6 +12,12 @@ options, the canonical names are found by themselves: ``time_ns``/``time``,
 - op: ``op_col`` values r/w/R/W/0/1/read/write/load/store/2/pageout/3/free
   (case-insensitive) plus ``op_map`` ("ld=read,st=write"); without it, reads.
 - asid: ``asid_col`` (0..2^20-1); without it 0.
+- content: ``content_col`` (found by itself as ``content``): the page's contents at
+  that access, a class name or 8192 hex digits, empty for none; written to the contents
+  sidecar (replay/importers/_contents.py). Without it the contents are unknown.
+
+``import_trace`` returns the words the import line ends with: where the contents came
+from, or that there are none.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from replay.errors import SettingsError, TraceError
 from replay.importers import _csvcore as core
+from replay.importers._contents import ContentColumn, unknown_note
 from replay.importers._common import (
     BackgroundWriter,
     Source,
@@ -43,7 +50,8 @@ from replay.trace import (
 
 FORMAT = "csv"
 OPTIONS = frozenset({"time_col", "time_unit", "addr_col", "vpn_col", "op_col", "op_map",
-                     "asid_col", "delimiter", "no_header", "ns_per_record"})
+                     "asid_col", "content_col", "delimiter", "no_header",
+                     "ns_per_record"})
 
 TIME_SCALE = {"ns": 0, "us": 3, "ms": 6, "s": 9}
 TIME_LIMIT = 1 << 63
@@ -72,7 +80,7 @@ def op_table(extra: str | None) -> dict[bytes, int]:
     return table
 
 
-def import_trace(src: Path, out: Path, opts: dict) -> None:
+def import_trace(src: Path, out: Path, opts: dict) -> str:
     delimiter = core.parse_delimiter(opts.get("delimiter"))
     header = not opts.get("no_header", False)
     if opts.get("addr_col") is not None and opts.get("vpn_col") is not None:
@@ -109,9 +117,11 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
                          path=src, fmt=FORMAT)
     op_col = pick("op_col", "op", "rw", "operation")
     asid_col = pick("asid_col", "asid")
+    content_col = pick("content_col", "content")
     ns_per_record = int(opts.get("ns_per_record", 1))
     names = layout.header or [str(i + 1) for i in range(layout.ncols)]
-    used = {"time": time_col, "vpn": vpn_col, "addr": addr_col, "op": op_col, "asid": asid_col}
+    used = {"time": time_col, "vpn": vpn_col, "addr": addr_col, "op": op_col, "asid": asid_col,
+            "content": content_col}
     meta = TraceMeta(
         source_format=FORMAT, source_file=source_name(src),
         recorder="delimited text (recorder unknown)",
@@ -123,7 +133,11 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
         sampled=False, time_source="recorded" if time_col is not None else "ordinal",
         extra={"columns": {k: names[v] for k, v in used.items() if v is not None},
                "time_unit": unit if time_col is not None else None,
-               "ops": "recorded" if op_col is not None else "all reads (no op column)"},
+               "ops": "recorded" if op_col is not None else "all reads (no op column)",
+               "contents": ("per access, from the content column (each page's first "
+                            "contents are version 0, the one replayed)"
+                            if content_col is not None else
+                            "unknown (no content column)")},
     )
     wanted: dict[int, str] = {}
     # how each number column is read: the byte scanner parses them as it goes
@@ -136,9 +150,13 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
             modes[c] = mode
     if op_col is not None:
         wanted[op_col] = core.COL_DICT
-    if len({time_col, vpn_col, addr_col, op_col, asid_col} - {None}) != \
-            sum(c is not None for c in (time_col, vpn_col, addr_col, op_col, asid_col)):
-        raise SettingsError("one column is given two roles (time, address, op, asid)")
+    if content_col is not None:
+        wanted[content_col] = core.COL_DICT
+    roles = (time_col, vpn_col, addr_col, op_col, asid_col, content_col)
+    if len(set(roles) - {None}) != sum(c is not None for c in roles):
+        raise SettingsError("one column is given two roles (time, address, op, asid, "
+                            "content)")
+    contents = ContentColumn(names[content_col]) if content_col is not None else None
     with Source(src, FORMAT) as source:
         show = progress_wanted(opts.get("progress"), source.size_bytes)
         with progress_bar(f"csv {src.name}", source.size_bytes, show) as update, \
@@ -193,5 +211,13 @@ def import_trace(src: Path, out: Path, opts: dict) -> None:
                     asid = a.astype(np.int32)
                 else:
                     asid = None
+                if contents is not None:
+                    contents.add(win, content_col, vpn, asid)
                 writer.write(time_ns, vpn, op, asid)
                 rows += n
+            if contents is None:
+                return unknown_note("no content column")
+            sidecar, note = contents.finish()
+            if sidecar is not None:
+                trace_writer.set_contents(**sidecar)
+            return note
