@@ -77,38 +77,31 @@ def make_lackey(path: Path, lines: int, seed: int = 1) -> None:
             f.write(lackey_text(kind, addr.astype(np.int64), size))
 
 
-def make_csv(path: Path, lines: int, seed: int = 1) -> None:
-    """time_ns,vpn,op,asid rows (the canonical columns, so no options are needed)."""
-    rng = np.random.default_rng(seed)
-    step = 1 << 21
-    with pacsv.CSVWriter(path, pa.schema([("time_ns", pa.int64()), ("vpn", pa.int64()),
-                                          ("op", pa.string()), ("asid", pa.int32())])) as w:
-        for s in range(0, lines, step):
-            n = min(step, lines - s)
-            t = (np.arange(s, s + n, dtype=np.int64) * 100)
-            vpn = 0x7F0000000 + rng.integers(0, 1 << 18, n)
-            op = np.where(rng.random(n) < 0.3, "w", "r")
-            asid = rng.integers(0, 4, n).astype(np.int32)
-            w.write_table(pa.table({"time_ns": t, "vpn": vpn, "op": op, "asid": asid}))
-
-
-def make_csv_content(path: Path, lines: int, seed: int = 1) -> None:
-    """make_csv's rows plus a content column: a class per 64-page run of each page number
-    (the same page keeps its class), one cell in seven empty."""
+def make_csv(path: Path, lines: int, seed: int = 1, content: bool = False) -> None:
+    """time_ns,vpn,op,asid rows (the canonical columns, so no options are needed); with
+    ``content``, a content column too: a class per 64-page run of each page number (the
+    same page keeps its class), one cell in seven empty."""
     rng = np.random.default_rng(seed)
     classes = np.array(["zero", "random", "text", "half", "mixed", "code", ""])
     step = 1 << 21
-    with pacsv.CSVWriter(path, pa.schema([("time_ns", pa.int64()), ("vpn", pa.int64()),
-                                          ("op", pa.string()), ("asid", pa.int32()),
-                                          ("content", pa.string())])) as w:
+    fields = [("time_ns", pa.int64()), ("vpn", pa.int64()), ("op", pa.string()),
+              ("asid", pa.int32())] + ([("content", pa.string())] if content else [])
+    with pacsv.CSVWriter(path, pa.schema(fields)) as w:
         for s in range(0, lines, step):
             n = min(step, lines - s)
             t = (np.arange(s, s + n, dtype=np.int64) * 100)
             vpn = 0x7F0000000 + rng.integers(0, 1 << 18, n)
             op = np.where(rng.random(n) < 0.3, "w", "r")
             asid = rng.integers(0, 4, n).astype(np.int32)
-            w.write_table(pa.table({"time_ns": t, "vpn": vpn, "op": op, "asid": asid,
-                                    "content": classes[(vpn // 64) % 7]}))
+            cols = {"time_ns": t, "vpn": vpn, "op": op, "asid": asid}
+            if content:
+                cols["content"] = classes[(vpn // 64) % 7]
+            w.write_table(pa.table(cols))
+
+
+def make_csv_content(path: Path, lines: int, seed: int = 1) -> None:
+    """make_csv's rows plus a content column."""
+    make_csv(path, lines, seed, content=True)
 
 
 def make_oraclegeneral(path: Path, records: int, seed: int = 1) -> None:

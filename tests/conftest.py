@@ -150,3 +150,19 @@ def compared(tmp_path_factory, zipf_trace) -> Compared:
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     doc = json.loads((out / "zipf.json").read_text()) if p.returncode == 0 else {}
     return Compared(argv, p.returncode, p.stdout, p.stderr, doc, out / "zipf.html")
+
+
+@pytest.fixture
+def window_kinds(monkeypatch) -> list[str]:
+    """Names of the window classes the csv importer got, in order."""
+    from replay.importers import _csvcore as core
+    kinds: list[str] = []
+    real = core.iter_windows
+
+    def spy(*args, **kwargs):
+        for win in real(*args, **kwargs):
+            kinds.append(type(win).__name__)
+            yield win
+
+    monkeypatch.setattr(core, "iter_windows", spy)
+    return kinds

@@ -124,7 +124,8 @@ def test_a_content_column_round_trips_into_the_sidecar(tmp_path):
         in note, note
 
 
-def test_scanner_pyarrow_and_small_windows_give_the_same_sidecar(tmp_path, monkeypatch):
+def test_scanner_pyarrow_and_small_windows_give_the_same_sidecar(tmp_path, monkeypatch,
+                                                                window_kinds):
     """Class names ride the C scanner (dictionary keys); pyarrow reads hex rows; small
     windows and chunks split pages' histories across windows and compactions."""
     src = tmp_path / "t.csv"
@@ -134,15 +135,7 @@ def test_scanner_pyarrow_and_small_windows_give_the_same_sidecar(tmp_path, monke
     # the scanner's keys are up to 7 bytes: " random " (8) is pyarrow's, so no padding here
     classes_only.write_text("\n".join(line.replace(" ", "") for line in text
                                       if len(line) < 200) + "\n")
-    kinds: list[str] = []
-    real = core.iter_windows
-
-    def spy(*args, **kwargs):
-        for win in real(*args, **kwargs):
-            kinds.append(type(win).__name__)
-            yield win
-
-    monkeypatch.setattr(core, "iter_windows", spy)
+    kinds = window_kinds
     for path in (src, classes_only):
         results = []
         for how in ("whole", "arrow", "small"):

@@ -28,21 +28,6 @@ def read_all(path: Path) -> dict[str, list[int]]:
             for k in ("time_ns", "vpn", "op", "asid")}
 
 
-@pytest.fixture
-def window_kinds(monkeypatch) -> list[str]:
-    """Names of the window classes the csv importer got, in order."""
-    kinds: list[str] = []
-    real = core.iter_windows
-
-    def spy(*args, **kwargs):
-        for win in real(*args, **kwargs):
-            kinds.append(type(win).__name__)
-            yield win
-
-    monkeypatch.setattr(core, "iter_windows", spy)
-    return kinds
-
-
 def import_both(src: Path, options: dict, monkeypatch) -> tuple[object, object]:
     """(scanner result, pyarrow-only result): a dict of columns or the error text."""
 

@@ -391,12 +391,14 @@ def test_a_signal_during_restore_waits_until_everything_is_restored(fake, small_
     assert [c[0] for c in runner.commands].count("swapon") == 1
 
 
-def test_ctrl_c_restores_everything(fake, small_trace, replayer_cache):
+@pytest.mark.parametrize("setup", [{}, {"backend": "zswap", "swap_device": "file",
+                                        "allow_zswap": True}], ids=["zram", "swapfile"])
+def test_ctrl_c_restores_everything(fake, small_trace, replayer_cache, setup):
     paths, runner = fake
     before = machine_state(paths)
     runner.hooks["swapon"] = lambda: os.kill(os.getpid(), signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        run_kernel(small_trace, settings(), paths=paths, runner=runner,
+        run_kernel(small_trace, settings(**setup), paths=paths, runner=runner,
                    cache=replayer_cache)
     assert machine_state(paths) == before
 
@@ -434,18 +436,6 @@ def test_zswap_on_a_swapfile_swaps_to_the_file_and_removes_it(fake, small_trace,
     assert machine_state(paths) == before          # swapped off, the file removed
     assert report["model_config"].swap_device == "file"
     assert "blkdev" not in report["model_config"].swap_caps
-
-
-def test_a_swapfile_run_interrupted_at_swapon_leaves_nothing(fake, small_trace,
-                                                             replayer_cache):
-    paths, runner = fake
-    before = machine_state(paths)
-    runner.hooks["swapon"] = lambda: os.kill(os.getpid(), signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        run_kernel(small_trace, settings(backend="zswap", swap_device="file",
-                                         allow_zswap=True),
-                   paths=paths, runner=runner, cache=replayer_cache)
-    assert machine_state(paths) == before
 
 
 def test_an_unknown_swap_device_is_refused():
