@@ -145,3 +145,12 @@ def test_the_default_device_follows_the_backend():
     assert ModelConfig(backend="zswap").swap_device == "partition"
     assert "blkdev" in ModelConfig(backend="zswap").swap_caps
     assert "blkdev" not in ModelConfig(backend="zswap", swap_device="file").swap_caps
+
+
+@pytest.mark.parametrize("verb", ["run", "validate"])
+def test_the_cli_refuses_a_swapfile_under_zram_in_one_line(verb, hand_trace, capsys):
+    from replay.cli import main
+    t = hand_trace([(p, W) for p in range(64)])
+    assert main([verb, str(t.path), "--backend", "zram", "--swap-device", "file"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "zram" in err[0] and "swap" in err[0]

@@ -101,12 +101,11 @@ def print_report(report: dict, console: Console) -> None:
 @click.option("--backend", type=click.Choice(["zram", "zswap"]), default="zram",
               show_default=True, help="zram (lz4) as swap, or zswap over a loop device or "
                                       "a swapfile (--swap-device).")
-@click.option("--swap-device", type=click.Choice(["loop", "file"]), default="loop",
-              show_default=True,
+@click.option("--swap-device", type=click.Choice(["loop", "file"]), default=None,
               help="With --backend zswap: a loop device over a file in /var/tmp (a block "
                    "device: large folios swap out whole), or the file itself as a swapfile "
                    "(no large swap slots: every large folio is split at swap-out). Removed "
-                   "afterwards.")
+                   "afterwards. [default: loop]")
 @click.option("--mthp", "mthp", default="64K", show_default=True,
               help="mTHP sizes set to 'madvise' (comma list, or 'none'); all others and 2M "
                    "are set to 'never'.")
@@ -155,8 +154,11 @@ def COMMAND(trace, backend, swap_device, mthp, limit, page_cluster, swappiness, 
         return
     if trace is None:
         raise SettingsError("validate needs a TRACE (or --recover)")
+    if swap_device and backend != "zswap":
+        raise SettingsError(f"--swap-device {swap_device} is for --backend zswap (zram is "
+                            "its own swap device)")
     settings = ValidateSettings(
-        backend=backend, swap_device=swap_device, mthp_sizes_kb=_sizes(mthp),
+        backend=backend, swap_device=swap_device or "loop", mthp_sizes_kb=_sizes(mthp),
         memory_limit_bytes=parse_size(limit, "--limit"), page_cluster=page_cluster,
         swappiness=swappiness,
         swap_bytes=parse_size(swap_size, "--swap-size") if swap_size else None,
