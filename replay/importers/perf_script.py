@@ -335,46 +335,65 @@ def _apply(rows: _Rows, first_line: int, st: _State, events: _Events, src: Path
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The chunk's accesses in order, checked as the line-by-line reading checked them:
     the first problem in line order (a bad line, time going backwards or past 2^63 ns,
-    too many processes) is the error, naming its line."""
-    kept = st.kept(rows.pid)
-    t = rows.time[kept]
-    kl = rows.line[kept]
+    too many processes) is the error, naming its line. The columns returned may be the
+    rows' own (when every row is kept), valid until the next piece is read."""
+    # the rows --pid keeps (None: all of them, the columns are taken as they are)
+    kept = None if st.keep is None else st.kept(rows.pid)
+    t = rows.time if kept is None else rows.time[kept]
+    kl = rows.line if kept is None else rows.line[kept]
     # (line, rank, what): the first line's problem; on one line, what the line-by-line
     # reading checked first
     problems: list[tuple[int, int, str]] = [(b, 0, w) for b, w in
                                             zip(rows.bad_line, rows.bad_what)]
     if len(t):
-        prev = np.r_[st.last_time, t[:-1]]
-        back = np.flatnonzero(t < prev)
-        if len(back):
-            i = int(back[0])
-            what = f"time goes backwards ({int(t[i])} ns after {int(prev[i])} ns)"
-            problems.append((int(kl[i]), 1, what))
-        big = np.flatnonzero(rows.big_time[kept])
+        if t[0] < st.last_time:
+            back = 0
+        else:
+            later = np.flatnonzero(t[1:] < t[:-1])
+            back = int(later[0]) + 1 if len(later) else -1
+        if back >= 0:
+            prev = st.last_time if back == 0 else int(t[back - 1])
+            what = f"time goes backwards ({int(t[back])} ns after {prev} ns)"
+            problems.append((int(kl[back]), 1, what))
+        big = np.flatnonzero(rows.big_time if kept is None else rows.big_time[kept])
         if len(big):
             problems.append((int(kl[big[0]]), 2, "time overflows 64-bit nanoseconds"))
-    user = kept & (rows.addr < np.uint64(KERNEL_HALF))
+    user = rows.addr < np.uint64(KERNEL_HALF)
+    if kept is not None:
+        user &= kept
+    every = bool(user.all())
+
+    def users(col: np.ndarray) -> np.ndarray:
+        return col if every else col[user]
+
     # processes in order of appearance
-    upid = rows.pid[user]
-    uline = rows.line[user]
+    upid = users(rows.pid)
+    new = None                          # pids not seen before, if any
     if len(upid):
-        unknown = np.flatnonzero(~np.isin(upid, st.pid_keys))   # few known pids: cheap
-        uniq, first = np.unique(upid[unknown], return_index=True)
-        order = np.argsort(first, kind="stable")
-        new = uniq[order]
-        new_first = unknown[first[order]]
-        if len(st.pids) + len(new) > ASID_LIMIT:
-            j = ASID_LIMIT - len(st.pids)
-            what = (f"address space id {ASID_LIMIT} is outside 0..2^20-1 (more than 2^20 "
-                    "processes)")
-            problems.append((int(uline[new_first[j]]), 3, what))
+        keys = st.pid_keys
+        at = np.searchsorted(keys, upid)
+        if len(keys) and (keys[np.minimum(at, len(keys) - 1)] == upid).all():
+            asid = st.pid_asids[at].astype(np.int32)        # every pid known: the rule
+        else:
+            unknown = np.flatnonzero(~np.isin(upid, keys))   # few known pids: cheap
+            uniq, first = np.unique(upid[unknown], return_index=True)
+            order = np.argsort(first, kind="stable")
+            new = uniq[order]
+            new_first = unknown[first[order]]
+            if len(st.pids) + len(new) > ASID_LIMIT:
+                j = ASID_LIMIT - len(st.pids)
+                what = (f"address space id {ASID_LIMIT} is outside 0..2^20-1 (more than "
+                        "2^20 processes)")
+                problems.append((int(users(rows.line)[new_first[j]]), 3, what))
+    else:
+        asid = np.zeros(0, np.int32)
     if problems:
         line, _, what = min(problems)
         raise TraceError(what, path=src, fmt=FORMAT, line=first_line + line)
     if len(t):
         st.last_time = int(t[-1])
-    st.kernel_addresses += int((kept & ~user).sum())
-    if len(upid):
+    st.kernel_addresses += len(t) - len(upid)
+    if new is not None:
         for p in new.tolist():
             st.pids[st.real_pid.get(p, p)] = len(st.pids)
         st.pid_keys = np.r_[st.pid_keys, new]
@@ -382,16 +401,17 @@ def _apply(rows: _Rows, first_line: int, st: _State, events: _Events, src: Path
         order = np.argsort(st.pid_keys)
         st.pid_keys, st.pid_asids = st.pid_keys[order], st.pid_asids[order]
         asid = st.pid_asids[np.searchsorted(st.pid_keys, upid)].astype(np.int32)
-    else:
-        asid = np.zeros(0, np.int32)
     n_ev = len(events.names)
-    st.event_counts = np.r_[st.event_counts, np.zeros(n_ev - len(st.event_counts), np.int64)]
-    st.skipped_counts = np.r_[st.skipped_counts,
-                              np.zeros(n_ev - len(st.skipped_counts), np.int64)]
-    st.event_counts += np.bincount(rows.event[user], minlength=n_ev)
+    if len(st.event_counts) < n_ev:
+        st.event_counts = np.r_[st.event_counts,
+                                np.zeros(n_ev - len(st.event_counts), np.int64)]
+        st.skipped_counts = np.r_[st.skipped_counts,
+                                  np.zeros(n_ev - len(st.skipped_counts), np.int64)]
+    st.event_counts += np.bincount(users(rows.event), minlength=n_ev)
     st.skipped_counts += np.bincount(rows.skip_event.astype(np.int64), minlength=n_ev)
-    return (rows.time[user], (rows.addr[user] >> np.uint64(12)).astype(np.int64),
-            rows.op[user], asid)
+    # page numbers are below 2^52: the same bits as int64
+    return (users(rows.time), (users(rows.addr) >> np.uint64(12)).view(np.int64),
+            users(rows.op), asid)
 
 
 def _sampling_text(events: dict[str, int]) -> str:
