@@ -168,13 +168,37 @@ static int head(const uint8_t *s, Py_ssize_t n, Py_ssize_t first, Head *h)
     return IS_DIGIT(s[first]) && head_at(s, n, first, h);
 }
 
+static ALWAYS_INLINE uint64_t load8(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* s[0:len] == name (len <= 16; compared eight bytes at a time, overlapping). */
+static ALWAYS_INLINE int same_bytes(const uint8_t *s, const char *name, Py_ssize_t len)
+{
+    const uint8_t *t = (const uint8_t *)name;
+    if (len < 8)
+        return memcmp(s, t, (size_t)len) == 0;
+    return load8(s) == load8(t) && load8(s + len - 8) == load8(t + len - 8);
+}
+
+static ALWAYS_INLINE Py_ssize_t skip_hex(const uint8_t *s, Py_ssize_t i, Py_ssize_t n)
+{
+    while (i < n && IS_HEX(s[i]))
+        i++;
+    return i;
+}
+
 /* The hex digits of `name=(?:0x)?([0-9a-fA-F]+)\b` searched for (the first match) in
- * s[r0:r1], `name` starting with a word character: 1 and [*h0, *h1), or 0. */
+ * s[r0:r1], `name` (8 to 16 bytes) starting with a word character: 1 and [*h0, *h1),
+ * or 0. */
 static int find_field(const uint8_t *s, Py_ssize_t r0, Py_ssize_t r1, const char *name,
                       Py_ssize_t len, Py_ssize_t *h0_out, Py_ssize_t *h1_out)
 {
     for (Py_ssize_t j = r0; j + len <= r1; j++) {
-        if (s[j] != (uint8_t)name[0] || memcmp(s + j, name, (size_t)len) != 0)
+        if (s[j] != (uint8_t)name[0] || !same_bytes(s + j, name, len))
             continue;
         if (j > r0 && IS_WORD(s[j - 1]))                /* \b before the name */
             continue;
@@ -183,9 +207,7 @@ static int find_field(const uint8_t *s, Py_ssize_t r0, Py_ssize_t r1, const char
          * word character 'x': no match */
         if (k + 1 < r1 && s[k] == '0' && s[k + 1] == 'x')
             h0 = k + 2;
-        Py_ssize_t h1 = h0;
-        while (h1 < r1 && IS_HEX(s[h1]))
-            h1++;
+        Py_ssize_t h1 = skip_hex(s, h0, r1);
         if (h1 > h0 && (h1 == r1 || !IS_WORD(s[h1]))) {
             *h0_out = h0;
             *h1_out = h1;
@@ -193,6 +215,29 @@ static int find_field(const uint8_t *s, Py_ssize_t r0, Py_ssize_t r1, const char
         }
     }
     return 0;
+}
+
+/* A fault's rest s[r0:r1] exactly as perf prints it, "address=0xA ip=0xI error_code=0xE"
+ * (hex digits A, I, E): 1 and the digits of A and E, else 0. Then _ADDRESS's first match
+ * is at r0 and _ERROR_CODE's where E's name is: no "error_code=" can start earlier, in
+ * hex digits or the fixed text. */
+static ALWAYS_INLINE int fault_layout(const uint8_t *s, Py_ssize_t r0, Py_ssize_t r1,
+                                      Py_ssize_t *a0, Py_ssize_t *a1, Py_ssize_t *c0,
+                                      Py_ssize_t *c1)
+{
+    if (r1 - r0 < 34 || !same_bytes(s + r0, "address=0x", 10))
+        return 0;
+    Py_ssize_t i = skip_hex(s, r0 + 10, r1);
+    if (i == r0 + 10 || r1 - i < 20 || !same_bytes(s + i, " ip=0x", 6))
+        return 0;
+    *a0 = r0 + 10;
+    *a1 = i;
+    Py_ssize_t j = skip_hex(s, i + 6, r1);
+    if (j == i + 6 || r1 - j < 15 || !same_bytes(s + j, " error_code=0x", 14))
+        return 0;
+    *c0 = j + 14;
+    *c1 = skip_hex(s, j + 14, r1);
+    return *c1 > *c0 && *c1 == r1;
 }
 
 /* The value of the hex digits s[h0:h1], or -1 (as a flag) past 16 significant digits. */
@@ -298,8 +343,9 @@ static ALWAYS_INLINE int perf_line(const uint8_t *s, Py_ssize_t n, const Events 
     Py_ssize_t a0, a1;
     if (ev->flags[c] & EV_FAULT) {
         Py_ssize_t c0, c1;
-        if (!find_field(s, h.rest0, h.rest1, "address=", 8, &a0, &a1)
-            || !find_field(s, h.rest0, h.rest1, "error_code=", 11, &c0, &c1))
+        if (!fault_layout(s, h.rest0, h.rest1, &a0, &a1, &c0, &c1)
+            && (!find_field(s, h.rest0, h.rest1, "address=", 8, &a0, &a1)
+                || !find_field(s, h.rest0, h.rest1, "error_code=", 11, &c0, &c1)))
             return LN_SLOW;                             /* an error: Python says which */
         uint8_t last_digit = s[c1 - 1];
         int v = last_digit <= '9' ? last_digit - '0' : (last_digit | 0x20) - 'a' + 10;
