@@ -82,7 +82,9 @@ COMMON = [FAULT, FAULT.replace("error_code=0x6", "error_code=0x14"),
           "", "   ", "\t", "4469/4469 425.429090: page-faults: 7f13d34fce06",
           "prog 4469 425.429090: exceptions:page_fault_user: address=0x7f13d34fce06 "
           "ip=0x7f13d34e47ad error_code=0x6",
-          "Web Content 12 4469 [3] 1700000000.123456789: 250 mem-loads: 0x10 main+0x4"]
+          "Web Content 12 4469 [3] 1700000000.123456789: 250 mem-loads: 0x10 main+0x4",
+          "p 1 0.1: exceptions:page_fault_user: address=0x1 ip=0x2 error_code=0x2",
+          "p 1 0.1: exceptions:page_fault_user: ip=0x2 error_code=0x2 address=0x00001"]
 
 
 @pytest.mark.parametrize("line", COMMON)

@@ -200,7 +200,10 @@ def _scan_piece(data: np.ndarray, pos: int, end: int, events: _Events, table: _E
             out.event, n, out.skip_line, out.skip_event, ns)
         lines += done
         if status == _SCAN_NEW_EVENT:
+            known = len(events.names)
             events.code(data[a:b].tobytes().decode("latin-1"))
+            if len(events.names) == known:        # it would stop at the line again
+                raise RuntimeError("perf script scanner: an event it knows came back as new")
         elif status == _SCAN_SLOW:
             got = _slow_line(data[a:b].tobytes().decode("latin-1"), events, st)
             if got is not None:

@@ -225,7 +225,7 @@ static ALWAYS_INLINE int fault_layout(const uint8_t *s, Py_ssize_t r0, Py_ssize_
                                       Py_ssize_t *a0, Py_ssize_t *a1, Py_ssize_t *c0,
                                       Py_ssize_t *c1)
 {
-    if (r1 - r0 < 34 || !same_bytes(s + r0, "address=0x", 10))
+    if (r1 - r0 < 33 || !same_bytes(s + r0, "address=0x", 10))
         return 0;
     Py_ssize_t i = skip_hex(s, r0 + 10, r1);
     if (i == r0 + 10 || r1 - i < 20 || !same_bytes(s + i, " ip=0x", 6))
