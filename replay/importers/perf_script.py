@@ -76,6 +76,8 @@ TIME_LIMIT = 1 << 63
 WRITE_ROWS = 1 << 20               # accesses per write of the trace
 PIECE_LINES = 1 << 14              # lines parsed at a time
 
+# what a line is; replay/scan/perf.c reads lines exactly as these do (a change here is a
+# change there: tests/test_perf_script_scanner.py compares the two byte by byte)
 _HEAD = re.compile(
     r"^\s*(?:(?P<comm>.*?)\s+)?(?P<pid>\d+)(?:/(?P<tid>\d+))?\s+(?:\[\d+\]\s+)?"
     r"(?P<sec>\d+)\.(?P<frac>\d{1,9}):\s+(?:\d+\s+)?(?P<event>\S+?):(?:\s+(?P<rest>.*?))?\s*$")
