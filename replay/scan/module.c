@@ -21,6 +21,12 @@ static PyMethodDef scan_methods[] = {
      "out_vpn, out_op, n_out) -> (pos, n_out, ordinal, lines, error code)\n\n"
      "The valgrind lackey scanner over the whole lines of buf[pos:end]; see "
      "replay.importers.lackey."},
+    {"perf", scan_perf, METH_VARARGS,
+     "perf(buf, pos, end, max_lines, line0, ev_names, ev_lens, ev_flags, n_ev, out_line, "
+     "out_pid, out_time, out_addr, out_op, out_event, n_out, skip_line, skip_event, n_skip) "
+     "-> (pos, n_out, n_skip, lines, status, a, b)\n\n"
+     "The perf script scanner over up to max_lines whole lines of buf[pos:end]; see "
+     "replay.importers.perf_script."},
     {"damo_accessed_pages", scan_damo_accessed_pages, METH_VARARGS,
      "damo_accessed_pages(starts, ends, probs, key, out) -> count\n\n"
      "The pages DAMON's regions say were accessed (see replay.importers.damo), into out; "
@@ -62,6 +68,7 @@ static int scan_exec(PyObject *m)
 #endif
         return -1;
     lackey_init_tables();
+    perf_init_tables();
     return 0;
 }
 

@@ -98,6 +98,10 @@ PyObject *scan_parse_numbers(PyObject *self, PyObject *args);
 PyObject *scan_lackey(PyObject *self, PyObject *args);
 void lackey_init_tables(void);
 
+/* perf.c: `perf script` lines */
+PyObject *scan_perf(PyObject *self, PyObject *args);
+void perf_init_tables(void);
+
 /* damo.c: DAMON region sampling */
 PyObject *scan_damo_accessed_pages(PyObject *self, PyObject *args);
 
