@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from perf_reference import parse_reference
 
 from replay.errors import TraceError
-from replay.importers import _common, perf_script, run_import
+from replay.importers import _common, run_import
 from replay.trace import open_trace
 
 FAULT = ("prog  4469 [000]   425.429090: exceptions:page_fault_user: address=0x7f13d34fce06 "
@@ -89,14 +89,13 @@ _OTHER = st.sampled_from([
 _LINE = st.one_of(_SAMPLE, _SAMPLE, _SAMPLE, _OTHER)
 
 
-@pytest.mark.parametrize("chunk,templates", [(None, 12), (256, 12), (None, 0), (None, 1)])
-def test_the_rewrite_gives_what_the_line_by_line_parser_gave(monkeypatch, chunk, templates):
+@pytest.mark.parametrize("chunk", [None, 256])
+def test_the_rewrite_gives_what_the_line_by_line_parser_gave(monkeypatch, chunk):
     """On any mixture of perf's line shapes and hostile ones: the same accesses,
-    processes, events, skipped events and command, or the same error line. Each way
-    of the fast path is used: templates, field by field (no templates), both (one)."""
+    processes, events, skipped events and command, or the same error line, in one
+    piece and with times and pids across small chunks."""
     if chunk:
         monkeypatch.setattr(_common, "CHUNK_BYTES", chunk)   # times and pids across chunks
-    monkeypatch.setattr(perf_script, "_MAX_TEMPLATES", templates)
 
     @settings(max_examples=150, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

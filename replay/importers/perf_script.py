@@ -137,9 +137,6 @@ class _Events:
 EVENT_SLOTS = 256              # event names the scanner knows (lines of others: the slow way)
 EVENT_BYTES = 128              # the longest name it knows (longer ones: the slow way)
 _SCAN_DONE, _SCAN_SLOW, _SCAN_NEW_EVENT = 0, 1, 2       # replay/scan/perf.c's PF_*
-# the numpy parse the scanner replaced matched lines against at most this many templates
-# per piece; tests/test_perf_script_fast.py still sets it (nothing reads it now)
-_MAX_TEMPLATES = 12
 
 
 class _EventTable:
