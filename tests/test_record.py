@@ -461,3 +461,36 @@ def test_record_of_a_missing_command_is_one_line_and_writes_nothing(capsys, tmp_
 def test_record_refuses_a_bad_output_before_running_anything(capsys, tmp_path):
     code = main(["record", "-o", str(tmp_path / "no" / "t.parquet"), "--", "true"])
     assert code == 2 and "folder does not exist" in capsys.readouterr().err
+
+
+def test_a_write_that_did_not_fault_is_inferred_from_changed_contents():
+    from replay.live.assemble import infer_writes
+    # page 1: read at 10, its contents changed by the sample at 20 (read at 25): a write
+    # page 2: a write fault in the interval already: nothing added
+    # page 3: changed without a fault in the interval (never paged out): nothing to place
+    # page 4: read at 3, before the sample at 5 that came before: not this interval's
+    t = np.array([3, 10, 12, 14], np.int64)
+    v = np.array([4, 1, 2, 1], np.int64)
+    op = np.array([0, 0, 1, 0], np.uint8)
+    a = np.zeros(4, np.int32)
+    samples = np.array([0, 5, 20, 40], np.int64)
+    origin = 1000
+    changes = [(0, 1, origin + 25), (0, 2, origin + 25), (0, 3, origin + 25),
+               (0, 4, origin + 25)]
+    t2, v2, op2, a2, n = infer_writes(t, v, op, a, changes, samples, origin)
+    assert n == 1
+    assert list(zip(t2.tolist(), v2.tolist(), op2.tolist())) == [
+        (3, 4, 0), (10, 1, 0), (10, 1, 1), (12, 2, 1), (14, 1, 0)]
+    assert len(a2) == 5
+
+
+def test_a_recording_with_samples_adds_the_inferred_writes():
+    faults = _faults([(1010, 1, 1, 0x10, False), (1030, 1, 1, 0x11, True)])
+    log = MapsLog()
+    log.add(1, 1001, _maps((0x10, 0x20)))
+    s = ContentStore()
+    s.add(1, 1005, 0x10, _page(1))              # read at the first sample...
+    s.add(1, 1040, 0x10, _page(2))              # ...changed by the second
+    a = assemble(faults, [(0, 1000, 1, "/p")], 1, log, s, sample_times=[1005, 1040])
+    assert a.op.tolist() == [0, 1, 1] and a.vpn.tolist() == [0x10, 0x10, 0x11]
+    assert a.stats["inferred_writes"] == 1

@@ -79,8 +79,15 @@ def _summary(outcome: Outcome, settings: RecordSettings) -> str:
     s = outcome.assembled.stats
     parts = [f"{outcome.wall_s:.1f} s"]
     if settings.method == "pageout":
-        parts.append(f"{outcome.intervals:,} pageout intervals of "
-                     f"{settings.interval_s * 1000:g} ms")
+        times = outcome.meta_extra.get("pageout_times_ns") or []
+        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        every = (f", every {gaps[len(gaps) // 2] / 1e6:.0f} ms (median; a pageout of what "
+                 "the program touched takes its time)"
+                 if gaps and gaps[len(gaps) // 2] > 1.5e6 * settings.interval_s * 1000 else "")
+        parts.append(f"{outcome.intervals:,} pageouts (--interval "
+                     f"{settings.interval_s * 1000:g} ms{every})")
+        if s.get("inferred_writes"):
+            parts.append(f"{s['inferred_writes']:,} writes inferred from changed contents")
         left = []
         if s.get("outside_anon"):
             left.append(f"{s['outside_anon']:,} faults on file-backed or shared pages")

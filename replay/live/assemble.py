@@ -217,8 +217,11 @@ def _inside(vpn: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
 
 def assemble(faults: dict[str, np.ndarray], execs: list[tuple[int, int, int, str]],
              root_pid: int, maps: MapsLog, contents: ContentStore | None = None, *,
-             tid_tgid: dict[int, int] | None = None) -> Assembled:
-    """The trace of a recording; see the module's docstring for what is kept."""
+             tid_tgid: dict[int, int] | None = None,
+             sample_times: list[int] | None = None) -> Assembled:
+    """The trace of a recording; see the module's docstring for what is kept. With
+    ``sample_times`` (when each pageout's sample started, trace clock) and contents,
+    writes that did not fault are added (``infer_writes``)."""
     n = len(faults["vpn"])
     t = faults["time_ns"].astype(np.int64)
     vpn = faults["vpn"].astype(np.int64)
@@ -304,9 +307,54 @@ def assemble(faults: dict[str, np.ndarray], execs: list[tuple[int, int, int, str
     regions = _regions(asid_of, anon)
     sidecar = None
     if contents is not None and contents.rows:
-        sidecar = _contents(contents, asid_of, execs, out_asid, out_vpn, stats)
+        changes: list[tuple[int, int, int]] = []
+        sidecar = _contents(contents, asid_of, execs, out_asid, out_vpn, stats, changes)
+        if sample_times is not None:
+            time_ns, out_vpn, out_op, out_asid, n_inferred = infer_writes(
+                time_ns, out_vpn, out_op, out_asid, changes,
+                np.asarray(sample_times, np.int64) - origin, origin)
+            stats["inferred_writes"] = n_inferred
     return Assembled(time_ns.astype(np.int64), out_vpn, out_op, out_asid, regions, sidecar,
                      processes, origin, stats)
+
+
+def infer_writes(time_ns: np.ndarray, vpn: np.ndarray, op: np.ndarray, asid: np.ndarray,
+                 changes: list[tuple[int, int, int]], samples: np.ndarray, origin: int):
+    """Writes the faults did not show, from the pages' contents.
+
+    A swap-in maps an exclusive page writable even on a read fault, so a write after a
+    read in the same interval does not fault. When a page's contents changed between two
+    samples and its faults in that interval (after the previous sample started, up to
+    the read that saw the change) are reads only, a write is added right after the first
+    of them, at its time. ``samples`` (the start of each sample) and ``time_ns`` are trace
+    times; ``changes`` holds (asid, vpn, trace clock time) of each later version.
+    Returns the arrays with the writes added (still in time order) and their number."""
+    if not changes or not len(vpn):
+        return time_ns, vpn, op, asid, 0
+    key = (asid.astype(np.int64) << 52) | vpn
+    order = np.lexsort((time_ns, key))            # by page, then time
+    skey, stime, sop = key[order], time_ns[order], op[order]
+    samples = np.sort(samples)
+    at: list[int] = []
+    for a, v, t_abs in changes:
+        t = t_abs - origin
+        k = (a << 52) | v
+        lo, hi = np.searchsorted(skey, [k, k + 1])
+        if lo == hi:
+            continue
+        i = int(np.searchsorted(samples, t, side="left")) - 1    # the sample that read it
+        prev = samples[i - 1] if i >= 1 else -1                  # the one before
+        w0, w1 = lo + np.searchsorted(stime[lo:hi], [prev, t], side="right")
+        if w0 >= w1 or (sop[w0:w1] == 1).any():
+            continue
+        at.append(int(order[w0]))
+    if not at:
+        return time_ns, vpn, op, asid, 0
+    at_arr = np.unique(np.array(at, np.int64))
+    pos = at_arr + 1                                  # right after the read, same time
+    return (np.insert(time_ns, pos, time_ns[at_arr]), np.insert(vpn, pos, vpn[at_arr]),
+            np.insert(op, pos, np.uint8(1)), np.insert(asid, pos, asid[at_arr]),
+            len(at_arr))
 
 
 def _regions(asid_of: dict, anon: dict) -> dict | None:
@@ -338,9 +386,10 @@ def _regions(asid_of: dict, anon: dict) -> dict | None:
 
 
 def _contents(store: ContentStore, asid_of: dict, execs, out_asid: np.ndarray,
-              out_vpn: np.ndarray, stats: dict) -> dict | None:
+              out_vpn: np.ndarray, stats: dict, changes: list | None = None) -> dict | None:
     """Contents rows of the pages the trace holds: versions in time order, a zero page as
-    class ``zero`` (runs of consecutive pages in one row), other pages with their bytes."""
+    class ``zero`` (runs of consecutive pages in one row), other pages with their bytes.
+    ``changes`` gets (asid, vpn, time read) of every version after the first."""
     c_tgid, c_time, c_vpn, c_key = store.arrays()
     c_gen = _generations(c_tgid, c_time, execs, "time")
     lut = {k: a for k, a in asid_of.items()}
@@ -358,10 +407,13 @@ def _contents(store: ContentStore, asid_of: dict, execs, out_asid: np.ndarray,
         return None
     a, v, tm, k = c_asid[sel], c_vpn[sel], c_time[sel], c_key[sel]
     order = np.lexsort((tm, v, a))
-    a, v, k = a[order], v[order], k[order]
+    a, v, k, tm = a[order], v[order], k[order], tm[order]
     new_page = np.r_[True, (a[1:] != a[:-1]) | (v[1:] != v[:-1])]
     changed = new_page | np.r_[True, k[1:] != k[:-1]]
-    a, v, k, new_page = a[changed], v[changed], k[changed], new_page[changed]
+    a, v, k, new_page, tm = a[changed], v[changed], k[changed], new_page[changed], tm[changed]
+    if changes is not None:                    # later versions: the page was written
+        later = ~new_page
+        changes.extend(zip(a[later].tolist(), v[later].tolist(), tm[later].tolist()))
     starts = np.flatnonzero(new_page)
     version = np.arange(len(a)) - np.repeat(starts, np.diff(np.r_[starts, len(a)]))
     stats["content_pages"] = int(len(starts))

@@ -45,12 +45,14 @@ from replay.live.paths import KernelPaths
 from replay.live.procmem import (
     PageoutError,
     descendants,
+    merge_ranges,
     open_pidfd,
     pageout,
     parse_maps,
     read_pages,
     read_text,
     resident_pages,
+    runs,
 )
 from replay.live.runner import CommandRunner, LiveError, Refused
 from replay.live.session import CATCH_SIGNALS, KernelSession, active_swaps, read_setting
@@ -60,7 +62,8 @@ DEFAULT_INTERVAL_MS = {"pageout": 100.0, "lackey": 1000.0}
 MAPS_EVERY_S = 0.010               # mapping snapshots (cheap) between the pageouts
 STOP_GRACE_S = (1.0, 3.0, 5.0)     # after a stop: own signal, SIGTERM, SIGKILL at these
 ZRAM_ALGORITHMS = ("lz4", "lzo-rle", "lzo")
-READ_PAGES = 4096                  # pages of contents read and hashed at a time (16 MiB)
+SAMPLE_PAGES = 1048576                # pages read and paged out at a time (8 MiB of a mapping)
+PAGEOUT_BRIDGE = 16                # resident runs this close are one MADV_PAGEOUT range
 
 
 class StartError(LiveError):
@@ -428,15 +431,16 @@ class Sampler:
             else:
                 self.maps.add(pid, t, maps, flags_known=False)
             anon = [m for m in maps if m.anon_private]
-            resident_total += self._contents(pid, t, anon)
-            if self.do_pageout and pageout_pages:
-                self._pageout(pid, anon)
+            resident_total += self._contents(pid, t, anon, self.do_pageout and pageout_pages)
         if pageout_pages:
             self.samples.append((t_sample, resident_total))
         return resident_total
 
-    def _contents(self, pid: int, t: int, anon) -> int:
-        if self.store is None and not self.do_pageout:
+    def _contents(self, pid: int, t: int, anon, push_out: bool) -> int:
+        """Chunk by chunk of each mapping (SAMPLE_PAGES): the resident pages (pagemap),
+        their bytes, then MADV_PAGEOUT of their runs, so that a page touched while the
+        sample runs is rarely paged out before its bytes were read. Resident pages seen."""
+        if self.store is None and not push_out:
             return 0
         try:
             pagemap = os.open(self.proc / str(pid) / "pagemap", os.O_RDONLY)
@@ -451,32 +455,47 @@ class Sampler:
                 except OSError:
                     mem = -1
             for m in anon:
-                vpns = resident_pages(pagemap, m.start_vpn, m.end_vpn)
-                resident += len(vpns)
-                if mem < 0 or not len(vpns):
-                    continue
-                if self.touched is not None:          # lackey: the guest's pages only
-                    vpns = vpns[np.isin(vpns, self.touched, assume_unique=True)]
-                for s in range(0, len(vpns), READ_PAGES):
-                    got, pages = read_pages(mem, vpns[s:s + READ_PAGES])
-                    self.store.add_pages(pid, t, got, pages)
+                for start in range(m.start_vpn, m.end_vpn, SAMPLE_PAGES):
+                    vpns = resident_pages(pagemap, start, min(m.end_vpn, start + SAMPLE_PAGES))
+                    if not len(vpns):
+                        continue
+                    resident += len(vpns)
+                    if mem >= 0:
+                        read = vpns
+                        if self.touched is not None:        # lackey: the guest's pages only
+                            read = vpns[np.isin(vpns, self.touched, assume_unique=True)]
+                        if len(read):
+                            got, pages = read_pages(mem, read)
+                            self.store.add_pages(pid, t, got, pages)
+                    if push_out and not self._pageout(pid, vpns):
+                        push_out = False                    # the process is gone
         finally:
             os.close(pagemap)
             if mem >= 0:
                 os.close(mem)
         return resident
 
-    def _pageout(self, pid: int, anon) -> None:
+    def _pageout(self, pid: int, vpns: np.ndarray) -> bool:
+        """MADV_PAGEOUT over the runs of ``vpns`` (gaps of a few pages bridged); False when
+        the process is gone."""
         fd = self.pidfds.get(pid)
         if fd is None:
             fd = open_pidfd(pid)
             if fd is None:
-                return
+                return False
             self.pidfds[pid] = fd
+        ranges = merge_ranges((f, f + n) for f, n in runs(vpns, limit=1 << 30))
+        bridged: list[list[int]] = []
+        for s, e in ranges:
+            if bridged and s - bridged[-1][1] <= PAGEOUT_BRIDGE:
+                bridged[-1][1] = e
+            else:
+                bridged.append([s, e])
         try:
-            self.advised_bytes += pageout(fd, [(m.start_vpn, m.end_vpn) for m in anon])
+            self.advised_bytes += pageout(fd, [(s, e) for s, e in bridged])
         except PageoutError as e:
             raise LiveError(f"process {pid}: {e.strerror}") from None
+        return True
 
     def forget_exec(self, pid: int) -> None:
         if self.store is not None:
@@ -670,7 +689,8 @@ def record_pageout(argv: list[str], settings: RecordSettings, *, paths: KernelPa
     # every setting is back; what was recorded is in memory
     faults = parser.arrays()
     assembled = assemble(faults, parser.execs, program.pid, sampler.maps, sampler.store,
-                         tid_tgid=sampler.tid_tgid)
+                         tid_tgid=sampler.tid_tgid,
+                         sample_times=[t for t, _ in sampler.samples])
     origin = assembled.origin_ns
     extra = {
         "method": "pageout", "interval_ms": settings.interval_s * 1000,
