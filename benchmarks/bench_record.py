@@ -2,7 +2,8 @@
 the exact lackey trace of the same program (docs/recording.md).
 
     sudo python benchmarks/bench_record.py [--mib 64] [--rounds 20] [--iters 50000000]
-        [--runs 3] [--intervals 20,100,500] [--out DIR] [--json FILE]
+        [--sleep-us 0] [--runs 3] [--intervals 20,100,500] [--no-lackey] [--out DIR]
+        [--json FILE]
 
 Builds benchmarks/record_workload.c, then times it (its own CLOCK_MONOTONIC time, main
 to end): bare, under `replay record --method pageout` at each interval, and under
@@ -40,7 +41,7 @@ def load() -> str:
 
 
 def workload_cmd(binary: Path, a, out: Path) -> list[str]:
-    return [str(binary), str(a.mib), str(a.rounds), str(a.iters), str(out)]
+    return [str(binary), str(a.mib), str(a.rounds), str(a.iters), str(a.sleep_us), str(out)]
 
 
 def read_out(path: Path) -> dict:
@@ -54,12 +55,20 @@ def record(method: str, interval: int | None, cmd: list[str], trace: Path) -> fl
             "-o", str(trace)]
     if interval is not None:
         argv += ["--interval", str(interval)]
-    t0 = time.monotonic()
-    p = subprocess.run(argv + ["--", *cmd], capture_output=True, text=True, check=False)
-    wall = time.monotonic() - t0
-    if p.returncode != 0:
+    busy = ("is in use", "another replay", "swap is already on")
+    give_up = time.monotonic() + 3600
+    while True:
+        t0 = time.monotonic()
+        p = subprocess.run(argv + ["--", *cmd], capture_output=True, text=True, check=False)
+        wall = time.monotonic() - t0
+        if p.returncode == 0:
+            return wall
+        if p.returncode == 2 and any(b in p.stderr for b in busy) and \
+                time.monotonic() < give_up:      # another session has zram0: wait for it
+            print(f"  waiting: {p.stderr.strip()}", flush=True)
+            time.sleep(15)
+            continue
         raise SystemExit(f"replay record failed ({p.returncode}): {p.stderr.strip()}")
-    return wall
 
 
 def analyse(trace: Path, out: dict, a) -> dict:
@@ -140,6 +149,7 @@ def main() -> None:
     ap.add_argument("--mib", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--iters", type=int, default=50_000_000)
+    ap.add_argument("--sleep-us", type=int, default=0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--intervals", default="20,100,500")
     ap.add_argument("--no-lackey", action="store_true")
@@ -156,7 +166,8 @@ def main() -> None:
     cmd = workload_cmd(binary, a, out_file)
     doc = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
            "kernel": os.uname().release, "cpus": os.cpu_count(), "load_before": load(),
-           "workload": {"mib": a.mib, "rounds": a.rounds, "iters": a.iters}, "timing": {},
+           "workload": {"mib": a.mib, "rounds": a.rounds, "iters": a.iters,
+                        "sleep_us": a.sleep_us}, "timing": {},
            "traces": {}, "model": {}}
     print(f"load {doc['load_before']}", flush=True)
     bare = []

@@ -494,3 +494,12 @@ def test_a_recording_with_samples_adds_the_inferred_writes():
     a = assemble(faults, [(0, 1000, 1, "/p")], 1, log, s, sample_times=[1005, 1040])
     assert a.op.tolist() == [0, 1, 1] and a.vpn.tolist() == [0x10, 0x10, 0x11]
     assert a.stats["inferred_writes"] == 1
+
+
+def test_a_last_line_cut_short_by_a_killed_valgrind_is_dropped(tmp_path):
+    from replay.live.record import drop_bad_last_line
+    log = tmp_path / "l.log"
+    log.write_bytes(b"==1== Lackey\n L 7f0000001000,8\n S 7f00\n")
+    assert drop_bad_last_line(log) == len(b" S 7f00\n")
+    assert log.read_bytes() == b"==1== Lackey\n L 7f0000001000,8\n"
+    assert drop_bad_last_line(log) == 0

@@ -64,6 +64,7 @@ STOP_GRACE_S = (1.0, 3.0, 5.0)     # after a stop: own signal, SIGTERM, SIGKILL 
 ZRAM_ALGORITHMS = ("lz4", "lzo-rle", "lzo")
 SAMPLE_PAGES = 1048576                # pages read and paged out at a time (8 MiB of a mapping)
 PAGEOUT_BRIDGE = 16                # resident runs this close are one MADV_PAGEOUT range
+LACKEY_MIN_FREE = 1 << 30          # lackey: stop the program when the log's disk has less
 
 
 class StartError(LiveError):
@@ -550,12 +551,14 @@ class Status:
 
 
 def _run_loop(program: Program, sampler: Sampler, settings: RecordSettings, stop: StopSignals,
-              status: Status, *, counts=None, on_tick=None) -> tuple[str | None, int, int]:
+              status: Status, *, counts=None, on_tick=None,
+              should_stop=None) -> tuple[str | None, int, int]:
     """Sample until the program exits, a signal asks to stop, or the timeout; then stop the
     program. Returns (what stopped it, the signal, intervals done).
 
     ``on_tick()`` runs before each interval's sample and returns True when the process
-    tree should be walked again at once (an exec was seen)."""
+    tree should be walked again at once (an exec was seen); ``should_stop()`` returns why
+    the recording must end now (lackey: the disk is filling), or None."""
     interval = settings.interval_s
     start = time.monotonic()
     next_maps = start
@@ -570,6 +573,10 @@ def _run_loop(program: Program, sampler: Sampler, settings: RecordSettings, stop
         if settings.timeout_s is not None and now - start >= settings.timeout_s:
             stopped_by = "timeout"
             break
+        if should_stop is not None:
+            stopped_by = should_stop()
+            if stopped_by:
+                break
         if program.poll():
             break
         if now >= next_sample:
@@ -605,7 +612,7 @@ def _stop_program(program: Program, proc_root: Path, stopped_by: str, stop: Stop
     to us alone is passed on; then SIGTERM, then SIGKILL."""
     first = stop.signum if stop.signum is not None else signal.SIGTERM
     t0 = time.monotonic()
-    steps = [(0.0 if stopped_by == "timeout" else STOP_GRACE_S[0], first),
+    steps = [(STOP_GRACE_S[0] if stopped_by.startswith("SIG") else 0.0, first),
              (STOP_GRACE_S[1], signal.SIGTERM), (STOP_GRACE_S[2], signal.SIGKILL)]
     count = stop.count
     for at, sig in steps:
@@ -805,6 +812,31 @@ def cut_to_whole_lines(path: Path) -> int:
         return size - keep
 
 
+def drop_bad_last_line(path: Path) -> int:
+    """A killed valgrind's last line, cut short and given a newline by grep, is not a lackey
+    line: drop it (bytes dropped), so the import takes everything before it."""
+    from replay import _scan
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as f:
+        back = min(size, 4096)
+        f.seek(size - back)
+        tail = f.read(back)
+        start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+        last = tail[start:]
+        if not last.endswith(b"\n"):
+            return 0
+        buf = np.frombuffer(last, np.uint8)
+        rows = 1024
+        *_, err = _scan.lackey(buf, 0, len(buf), 0, 1, False, True, np.empty(rows, np.int64),
+                               np.empty(rows, np.int64), np.empty(rows, np.uint8), 0)
+        if not err:
+            return 0
+        f.truncate(size - len(last))
+        return len(last)
+
+
 def record_lackey(argv: list[str], settings: RecordSettings, *, out_path: Path,
                   paths: KernelPaths | None = None, progress: bool = False,
                   log=None) -> tuple[Outcome, Path, tempfile.TemporaryDirectory]:
@@ -820,21 +852,40 @@ def record_lackey(argv: list[str], settings: RecordSettings, *, out_path: Path,
     release = kernel_release(paths)
     wall0 = time.monotonic()
     tmp = tempfile.TemporaryDirectory(prefix="folio-replay-record-", dir=out_path.parent)
+    grep = None
     try:
+        import subprocess
         log_path = Path(tmp.name) / "lackey.log"
-        vg = [valgrind, "--tool=lackey", "--trace-mem=yes", f"--log-file={log_path}", *argv]
         version = ""
         try:
-            import subprocess
             version = subprocess.run([valgrind, "--version"], capture_output=True, text=True,
                                      timeout=30, check=False).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
-        program = Program(vg)
+        # lackey prints every instruction fetch too ("I  addr,size"): the importer skips
+        # them, so they are dropped on the way (grep), which keeps the log a few times
+        # smaller; without grep valgrind writes the log itself
+        vg = [valgrind, "--tool=lackey", "--trace-mem=yes"]
+        pipe_w = -1
+        if shutil.which("grep"):
+            pipe_r, pipe_w = os.pipe()
+            with open(log_path, "wb") as log_file:
+                grep = subprocess.Popen(["grep", "-v", "-e", "^I "], stdin=pipe_r,
+                                        stdout=log_file, env={**os.environ, "LC_ALL": "C"})
+            os.close(pipe_r)
+            os.set_inheritable(pipe_w, True)
+            vg.append(f"--log-fd={pipe_w}")
+        else:
+            vg.append(f"--log-file={log_path}")
+        program = Program([*vg, *argv])
         tail = LogTail(log_path)
         sampler = None
         try:
-            pid = program.spawn()
+            try:
+                pid = program.spawn()
+            finally:
+                if pipe_w >= 0:
+                    os.close(pipe_w)
             sampler = Sampler(paths, pid, contents=settings.contents, pageout_pages=False)
             sampler.root_pid = pid
             label = f"recording {Path(argv[0]).name} under valgrind lackey (pid {pid})"
@@ -854,19 +905,31 @@ def record_lackey(argv: list[str], settings: RecordSettings, *, out_path: Path,
                     sampler.touched = tail.update()
                 return False
 
+            def disk_filling() -> str | None:
+                if shutil.disk_usage(tmp.name).free < LACKEY_MIN_FREE:
+                    return "low disk space"
+                return None
+
             with StopSignals() as stop, Status(progress, label) as status:
                 program.go()
                 stopped_by, signum, intervals = _run_loop(program, sampler, settings, stop,
                                                           status, counts=counts,
-                                                          on_tick=on_tick)
+                                                          on_tick=on_tick,
+                                                          should_stop=disk_filling)
         finally:
             program.kill()
+            if grep is not None:
+                try:
+                    grep.wait(timeout=600)           # the rest of the log, to its end
+                except subprocess.TimeoutExpired:
+                    grep.kill()
+                    grep.wait()
             tail.close()
             if sampler is not None:
                 sampler.close()
         if not log_path.exists() or log_path.stat().st_size == 0:
             raise LiveError("valgrind wrote no log: nothing was recorded")
-        cut = cut_to_whole_lines(log_path)
+        cut = cut_to_whole_lines(log_path) + drop_bad_last_line(log_path)
         imported = Path(tmp.name) / "lackey.parquet"
         if log:
             log(f"importing the lackey log ({log_path.stat().st_size / 1e6:,.0f} MB)")
@@ -897,6 +960,9 @@ def record_lackey(argv: list[str], settings: RecordSettings, *, out_path: Path,
         out.meta_extra["recorder"] = trace.meta.recorder
         return out, imported, tmp
     except BaseException:
+        if grep is not None and grep.poll() is None:
+            grep.kill()
+            grep.wait()
         tmp.cleanup()
         raise
 

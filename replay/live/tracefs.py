@@ -95,15 +95,17 @@ def tracefs_set(session: KernelSession, path: Path, value: str, *, what: str) ->
 
 def create_instance(session: KernelSession, *, buffer_kb: int = BUFFER_KB) -> Instance:
     """A new instance (unique name), clock ``mono``, ``record-tgid`` and ``event-fork`` on,
-    a larger buffer; nothing enabled yet."""
+    a larger buffer; nothing enabled yet. The folder is journalled first (removed last on
+    every path), then each option (put back before it)."""
     root = check_tracefs(session.paths)
     path = root / "instances" / f"{INSTANCE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     session.push({"kind": "tracefs_instance", "path": str(path)})
     session.runner.mkdir(path)
     inst = Instance(path)
-    tracefs_set(session, inst.file("trace_clock"), "mono", what="trace instance clock")
-    tracefs_set(session, inst.file("buffer_size_kb"), str(buffer_kb),
-                what="trace instance buffer_size_kb")
+    # the clock and the buffer's size are the instance's own and go with it: not journalled
+    # (putting the buffer's size back would only reallocate it before the folder goes)
+    session.runner.write(inst.file("trace_clock"), "mono")
+    session.runner.write(inst.file("buffer_size_kb"), str(buffer_kb))
     for option in ("record-tgid", "event-fork"):
         if inst.file(f"options/{option}").exists():
             tracefs_set(session, inst.file(f"options/{option}"), "1",
