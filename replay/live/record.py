@@ -62,7 +62,7 @@ DEFAULT_INTERVAL_MS = {"pageout": 100.0, "lackey": 1000.0}
 MAPS_EVERY_S = 0.010               # mapping snapshots (cheap) between the pageouts
 STOP_GRACE_S = (1.0, 3.0, 5.0)     # after a stop: own signal, SIGTERM, SIGKILL at these
 ZRAM_ALGORITHMS = ("lz4", "lzo-rle", "lzo")
-SAMPLE_PAGES = 1048576                # pages read and paged out at a time (8 MiB of a mapping)
+SAMPLE_PAGES = 2048                # pages read and paged out at a time (8 MiB of a mapping)
 PAGEOUT_BRIDGE = 16                # resident runs this close are one MADV_PAGEOUT range
 LACKEY_MIN_FREE = 1 << 30          # lackey: stop the program when the log's disk has less
 
