@@ -45,14 +45,12 @@ from replay.live.paths import KernelPaths
 from replay.live.procmem import (
     PageoutError,
     descendants,
-    merge_ranges,
     open_pidfd,
     pageout,
     parse_maps,
     read_pages,
     read_text,
     resident_pages,
-    runs,
 )
 from replay.live.runner import CommandRunner, LiveError, Refused
 from replay.live.session import CATCH_SIGNALS, KernelSession, active_swaps, read_setting
@@ -62,8 +60,7 @@ DEFAULT_INTERVAL_MS = {"pageout": 100.0, "lackey": 1000.0}
 MAPS_EVERY_S = 0.010               # mapping snapshots (cheap) between the pageouts
 STOP_GRACE_S = (1.0, 3.0, 5.0)     # after a stop: own signal, SIGTERM, SIGKILL at these
 ZRAM_ALGORITHMS = ("lz4", "lzo-rle", "lzo")
-SAMPLE_PAGES = 2048                # pages read and paged out at a time (8 MiB of a mapping)
-PAGEOUT_BRIDGE = 16                # resident runs this close are one MADV_PAGEOUT range
+SAMPLE_PAGES = 16384               # pages read and paged out at a time (64 MiB of a mapping)
 LACKEY_MIN_FREE = 1 << 30          # lackey: stop the program when the log's disk has less
 
 
@@ -439,8 +436,9 @@ class Sampler:
 
     def _contents(self, pid: int, t: int, anon, push_out: bool) -> int:
         """Chunk by chunk of each mapping (SAMPLE_PAGES): the resident pages (pagemap),
-        their bytes, then MADV_PAGEOUT of their runs, so that a page touched while the
-        sample runs is rarely paged out before its bytes were read. Resident pages seen."""
+        their bytes, then MADV_PAGEOUT from the first to the last of them, so that a page
+        touched while the sample runs is rarely paged out before its bytes were read.
+        Resident pages seen."""
         if self.store is None and not push_out:
             return 0
         try:
@@ -468,7 +466,7 @@ class Sampler:
                         if len(read):
                             got, pages = read_pages(mem, read)
                             self.store.add_pages(pid, t, got, pages)
-                    if push_out and not self._pageout(pid, vpns):
+                    if push_out and not self._pageout(pid, int(vpns[0]), int(vpns[-1]) + 1):
                         push_out = False                    # the process is gone
         finally:
             os.close(pagemap)
@@ -476,24 +474,18 @@ class Sampler:
                 os.close(mem)
         return resident
 
-    def _pageout(self, pid: int, vpns: np.ndarray) -> bool:
-        """MADV_PAGEOUT over the runs of ``vpns`` (gaps of a few pages bridged); False when
-        the process is gone."""
+    def _pageout(self, pid: int, start: int, end: int) -> bool:
+        """MADV_PAGEOUT of pages [start, end) (one range: its pages that are not resident
+        cost a page-table walk, where a range per run of resident pages would cost a TLB
+        flush each); False when the process is gone."""
         fd = self.pidfds.get(pid)
         if fd is None:
             fd = open_pidfd(pid)
             if fd is None:
                 return False
             self.pidfds[pid] = fd
-        ranges = merge_ranges((f, f + n) for f, n in runs(vpns, limit=1 << 30))
-        bridged: list[list[int]] = []
-        for s, e in ranges:
-            if bridged and s - bridged[-1][1] <= PAGEOUT_BRIDGE:
-                bridged[-1][1] = e
-            else:
-                bridged.append([s, e])
         try:
-            self.advised_bytes += pageout(fd, [(s, e) for s, e in bridged])
+            self.advised_bytes += pageout(fd, [(start, end)])
         except PageoutError as e:
             raise LiveError(f"process {pid}: {e.strerror}") from None
         return True
