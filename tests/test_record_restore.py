@@ -153,7 +153,7 @@ def test_a_recording_on_a_fake_root_gives_the_pages_and_restores_everything(fake
     assert out.exit_code == 0 and out.stopped_by is None and out.intervals >= 3
     addr = int((paths.root / "addr").read_text(), 16)
     first = addr >> 12
-    assert a.vpn.tolist()[:n] == [first + i for i in range(n)], (a.stats, out.meta_extra)
+    assert a.vpn.tolist()[:n] == [first + i for i in range(n)], (str(a.stats), len(a.vpn), a.vpn[:3], first, out.meta_extra["processes"], out.meta_extra["pageout_times_ns"][:3])
     assert a.op.tolist() == [1] * n + [0] * (n // 2)
     assert set(a.asid.tolist()) == {0}
     assert a.stats["before_exec"] == 0

@@ -63,6 +63,10 @@ class MapsLog:
     def last(self, tgid: int) -> tuple[Mapping, ...] | None:
         return self._last.get(tgid)
 
+    def forget(self, tgid: int) -> None:
+        """The process exec'd: its next snapshot is stored whatever it looks like."""
+        self._last.pop(tgid, None)
+
 
 def _same_layout(a, b) -> bool:
     return len(a) == len(b) and all(

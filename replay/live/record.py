@@ -491,6 +491,9 @@ class Sampler:
         return True
 
     def forget_exec(self, pid: int) -> None:
+        """``pid`` exec'd: its next snapshot is kept even if it looks like the last one,
+        and its pages' next contents are version 0 of new pages."""
+        self.maps.forget(pid)
         if self.store is not None:
             self.store.forget(pid)
 
@@ -663,11 +666,12 @@ def record_pageout(argv: list[str], settings: RecordSettings, *, paths: KernelPa
                 return words
 
             def on_tick(maps_only: bool = False) -> bool:
+                """An exec was seen: the process's next mappings and page contents are a
+                new address space's; walk the process tree again."""
                 if not exec_pids:
                     return False
-                if not maps_only:                 # contents: an exec'd process is new
-                    while exec_pids:
-                        sampler.forget_exec(exec_pids.pop())
+                while exec_pids:
+                    sampler.forget_exec(exec_pids.pop())
                 return True
 
             with StopSignals() as stop, Status(progress, label) as status:
