@@ -244,8 +244,12 @@ class Program:
             except (ProcessLookupError, PermissionError):
                 pass
 
-    def kill(self) -> None:
-        """Make sure it is gone (every error path): SIGKILL, reap."""
+    def kill(self, proc_root: Path | None = None) -> None:
+        """Make sure it is gone (every error path): SIGKILL (to the processes it forked
+        too, with ``proc_root``), reap."""
+        if proc_root is not None and self.pid is not None and self.status is None \
+                and self._go_w < 0:
+            self.signal_tree(proc_root, signal.SIGKILL)
         for fd in (self._go_w, self._err_r):
             if fd >= 0:
                 try:
@@ -684,7 +688,7 @@ def record_pageout(argv: list[str], settings: RecordSettings, *, paths: KernelPa
                 reader.drain()
                 lost = tracefs.lost_events(inst) + parser.lost
         finally:
-            program.kill()
+            program.kill(paths.at("/proc"))
             if reader is not None:
                 reader.close()
             if sampler is not None:
@@ -913,7 +917,7 @@ def record_lackey(argv: list[str], settings: RecordSettings, *, out_path: Path,
                                                           on_tick=on_tick,
                                                           should_stop=disk_filling)
         finally:
-            program.kill()
+            program.kill(paths.at("/proc"))
             if grep is not None:
                 try:
                     grep.wait(timeout=600)           # the rest of the log, to its end
