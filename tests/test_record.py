@@ -503,3 +503,13 @@ def test_a_last_line_cut_short_by_a_killed_valgrind_is_dropped(tmp_path):
     assert drop_bad_last_line(log) == len(b" S 7f00\n")
     assert log.read_bytes() == b"==1== Lackey\n L 7f0000001000,8\n"
     assert drop_bad_last_line(log) == 0
+
+
+def test_pageout_without_root_is_one_line_and_changes_nothing(monkeypatch, capsys, tmp_path):
+    import replay.live.record as rec
+    monkeypatch.setattr(rec.os, "geteuid", lambda: 1000)
+    code = main(["record", "-o", str(tmp_path / "t.parquet"), "--", "true"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--method pageout needs root" in err and "--method lackey does not" in err
+    assert list(tmp_path.iterdir()) == []

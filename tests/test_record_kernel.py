@@ -183,3 +183,50 @@ def test_ctrl_c_mid_recording_keeps_a_valid_trace_and_restores_everything(tmp_pa
     assert set(range(first, first + 2048)) <= set(vpn.tolist())
     assert t.meta.extra["stopped_by"] == "SIGINT"
 
+
+
+# The program forks: the child writes its own buffer, the parent waits for it.
+FORK = r"""
+import ctypes, mmap, os, sys, time
+n = 64
+m = mmap.mmap(-1, n * 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+pid = os.fork()
+if pid == 0:
+    c = mmap.mmap(-1, n * 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    for r in range(3):
+        for i in range(n):
+            c[i * 4096] = 9
+        time.sleep(0.2)
+    open(sys.argv[1], "w").write(f"{os.getpid()} {ctypes.addressof(ctypes.c_char.from_buffer(c)):#x}")
+    os._exit(0)
+for i in range(n):
+    m[i * 4096] = 1
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_forked_child_is_an_address_space_of_its_own(tmp_path, capsys):
+    before = machine_state()
+    out = tmp_path / "fork.parquet"
+    child_file = tmp_path / "child"
+    code = main(["record", "-o", str(out), "--interval", "50", "--no-progress", "--",
+                 sys.executable, "-c", FORK, str(child_file)])
+    err = capsys.readouterr().err
+    _skip_if_busy(code, err)
+    assert code == 0, err
+    assert machine_state() == before
+    t = open_trace(out).check()
+    pid, addr = child_file.read_text().split()
+    procs = t.meta.extra["processes"]
+    child = [p for p in procs if p["pid"] == int(pid)]
+    assert len(child) == 1 and child[0]["forked"], procs
+    asid = child[0]["asid"]
+    first = int(addr, 16) >> 12
+    chunks = list(t.iter_chunks())
+    vpn = np.concatenate([c.vpn for c in chunks])
+    a = np.concatenate([c.asid for c in chunks])
+    op = np.concatenate([c.op for c in chunks])
+    mine = (a == asid) & (vpn >= first) & (vpn < first + 64)
+    assert set((vpn[mine] - first).tolist()) == set(range(64))
+    assert (op[mine] == 1).all()
+    assert len(set(a.tolist())) >= 2
