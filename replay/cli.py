@@ -57,6 +57,8 @@ COMMANDS = {
                "List the traces of the traces folder (compare or run them by name)."),
     "policies": ("replay.commands.policies",
                  "List swap-in policies: built-in ones and those registered by entry..."),
+    "record": ("replay.commands.record",
+               "Run COMMAND and record its page accesses (and page contents) as a..."),
     "validate": ("replay.commands.validate",
                  "Replay TRACE in a real process under a memcg and compare the..."),
     "calibrate": ("replay.commands.calibrate",

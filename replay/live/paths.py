@@ -103,6 +103,11 @@ class KernelPaths:
     def debugfs(self) -> Path:
         return self.at("/sys/kernel/debug")
 
+    # -- tracefs
+    @property
+    def tracefs(self) -> Path:
+        return self.at("/sys/kernel/tracing")
+
     # -- cgroups
     @property
     def memcg_v1(self) -> Path:

@@ -101,8 +101,9 @@ class KernelSession:
     """
 
     def __init__(self, paths: KernelPaths, runner: CommandRunner, *,
-                 allow_zswap: bool = False, log=None) -> None:
+                 allow_zswap: bool = False, log=None, command: str = "replay validate") -> None:
         self.paths = paths
+        self.command = command            # who holds the journal, for the others' refusals
         self.runner = runner
         self.allow_zswap = allow_zswap
         self.log = log or (lambda msg: None)
@@ -116,8 +117,8 @@ class KernelSession:
     # ------------------------------------------------------------ journal
     def _save(self) -> None:
         tmp = self.journal.with_name(f".{self.journal.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps({"owner_pid": os.getpid(), "started": self._started,
-                                   "undo": self.undo}, indent=1))
+        tmp.write_text(json.dumps({"owner_pid": os.getpid(), "command": self.command,
+                                   "started": self._started, "undo": self.undo}, indent=1))
         os.replace(tmp, self.journal)
 
     def push(self, record: dict) -> None:
@@ -137,7 +138,8 @@ class KernelSession:
         try:      # O_EXCL: of two validations starting at once, one refuses
             fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            raise Refused(f"another replay validate is starting ({self.journal})") from None
+            raise Refused(f"another replay validate or replay record is starting "
+                          f"({self.journal})") from None
         except OSError as e:
             raise LiveError(f"{self.journal}: cannot create the restore journal "
                             f"({e.strerror})") from None
@@ -265,6 +267,10 @@ def describe(record: dict) -> str:
         return f"detach the loop device of {record['file']}"
     if kind == "unlink":
         return f"remove {record['path']}"
+    if kind == "tracefs_write":
+        return f"{record['what']} back to {record['value']!r}"
+    if kind == "tracefs_instance":
+        return f"remove the trace instance {record['path']}"
     return kind
 
 
@@ -300,8 +306,43 @@ def undo_record(record: dict, paths: KernelPaths, runner: CommandRunner, log) ->
         if p.exists():
             log(f"rm {p}")
             p.unlink()
+    elif kind == "tracefs_write":
+        # a file of our own tracefs instance: gone with the instance, nothing to put back
+        path = Path(record["path"])
+        if path.exists() and read_setting(path) != record["value"]:
+            log(f"restore {record['what']}: {record['value']!r}")
+            runner.write(path, record["value"])
+    elif kind == "tracefs_instance":
+        remove_tracefs_instance(Path(record["path"]), runner, log)
     else:
         raise LiveError(f"unknown journal record {kind!r}")
+
+
+def remove_tracefs_instance(path: Path, runner: CommandRunner, log,
+                            wait_s: float = 5.0) -> None:
+    """Undo of ``tracefs_instance`` (replay record): events off and the pid filter cleared,
+    then the folder removed (a trace_pipe still open makes it busy for a moment)."""
+    if not path.is_dir():
+        return
+    for name, value in (("events/enable", "0"), ("set_event_pid", "")):
+        p = path / name
+        try:
+            if p.exists() and read_setting(p) != value:
+                runner.write(p, value)
+        except LiveError:
+            pass                         # the folder goes anyway, with its settings
+    log(f"rmdir {path}")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            runner.rmdir(path)
+            return
+        except LiveError:
+            if not path.is_dir():
+                return
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def memcg_pids(group: Path) -> list[int]:
@@ -345,14 +386,15 @@ def check_no_stale_journal(paths: KernelPaths) -> None:
     if j is None:
         return
     pid = int(j.get("owner_pid", 0))
+    who = j.get("command") or "replay validate"
     where = paths.journal_dir / JOURNAL_NAME
     if pid and pid != os.getpid() and _pid_alive(pid):
-        raise Refused(f"another replay validate (pid {pid}) is changing kernel settings "
+        raise Refused(f"another {who} (pid {pid}) is changing kernel settings "
                       f"({where}); wait for it to finish")
     if not j.get("undo"):                 # killed before it changed anything
         remove_journal(where)
         return
-    raise Refused(f"a previous replay validate (pid {pid}) ended without restoring "
+    raise Refused(f"a previous {who} (pid {pid}) ended without restoring "
                   f"{len(j.get('undo', []))} setting(s) ({where}): run "
                   "`replay validate --recover` first")
 
@@ -364,8 +406,8 @@ def recover(paths: KernelPaths, runner: CommandRunner, log=None) -> int:
         return 0
     pid = int(j.get("owner_pid", 0))
     if pid and pid != os.getpid() and _pid_alive(pid):
-        raise Refused(f"replay validate (pid {pid}) is still running; it restores its own "
-                      "settings")
+        raise Refused(f"{j.get('command') or 'replay validate'} (pid {pid}) is still running; "
+                      "it restores its own settings")
     session = KernelSession(paths, runner, allow_zswap=True, log=log)
     session.undo = list(j.get("undo", []))
     session._started = j.get("started", time.time())

@@ -94,7 +94,7 @@ def setup_zram(session: KernelSession, *, disksize_bytes: int, algorithm: str = 
         raise Refused(f"no zram{n} ({zram} is missing; load the zram module)")
     if read_setting(zram / "disksize") != "0":
         raise Refused(f"zram{n} is in use (disksize {read_setting(zram / 'disksize')}); "
-                      "validate needs it unused")
+                      "it must be unused")
     offered = choices(zram / "comp_algorithm")
     if algorithm not in offered:
         raise Refused(f"zram{n} has no {algorithm} compressor (it offers {', '.join(offered)})")
