@@ -131,6 +131,18 @@ def test_info_json_counts_what_the_trace_holds(tmp_path, capsys):
     assert s["content_coverage"] == 0.0 and s["source"]["format"] == "test"
 
 
+def test_info_shows_what_a_trace_says_of_itself_as_text_not_markup(tmp_path, capsys,
+                                                                     monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")          # one line per row
+    p = tmp_path / "t.parquet"
+    write_trace(p, TraceMeta(source_format="test", description="b[i] += [bold]1[/bold]",
+                             command="python3 -c 'b[i] = 1'"),
+                np.array([0, 10]), np.array([10, 11]), np.array([OP_WRITE, OP_READ], np.uint8))
+    assert main(["info", str(p)]) == 0
+    out = capsys.readouterr().out
+    assert "b[i] += [bold]1[/bold]" in out and "python3 -c 'b[i] = 1'" in out
+
+
 def test_generated_contents_cover_every_page(tmp_path):
     p = tmp_path / "z.parquet"
     generate_to(p, "zipf", accesses=5000, pages=1000, content="text=1,zero=1")

@@ -6,6 +6,7 @@ import json
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from replay.info import trace_summary
@@ -23,7 +24,10 @@ def COMMAND(trace: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(s, indent=2))
         return
-    t = Table(title=f"trace {s['path']}", show_header=False, title_justify="left")
+    # what the trace says about itself (file names, the command, the description) is
+    # shown as text, never read as rich markup: "b[i]" in a command stays "b[i]"
+    t = Table(title=f"trace {escape(str(s['path']))}", show_header=False,
+              title_justify="left")
     t.add_column(style="bold")
     t.add_column()
     t.add_row("accesses", f"{s['accesses']:,} ({s['reads']:,} reads, {s['writes']:,} writes, "
@@ -36,13 +40,13 @@ def COMMAND(trace: str, as_json: bool) -> None:
     t.add_row("content coverage", f"{s['content_coverage']:.1%}")
     t.add_row("regions", str(s["regions"]) if s["regions"] else "none (2 MiB blocks touched)")
     src = s["source"]
-    t.add_row("source", f"{src['format']}: {src['file']}" +
-              (f" (recorder {src['recorder']})" if src["recorder"] else ""))
+    t.add_row("source", escape(f"{src['format']}: {src['file']}" +
+                               (f" (recorder {src['recorder']})" if src["recorder"] else "")))
     if src["command"]:
-        t.add_row("command", src["command"])
+        t.add_row("command", escape(src["command"]))
     if s["description"]:
-        t.add_row("description", s["description"])
+        t.add_row("description", escape(s["description"]))
     if s["licence"]:
-        t.add_row("licence", s["licence"])
-    t.add_row("sampled", ("yes: " + s["sampling"]) if s["sampled"] else "no (every access)")
+        t.add_row("licence", escape(s["licence"]))
+    t.add_row("sampled", escape("yes: " + s["sampling"]) if s["sampled"] else "no (every access)")
     Console().print(t)
