@@ -6,6 +6,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -61,7 +62,7 @@ def _cell(r: dict, name: str, section: str | None) -> str:
 def results_table(doc: dict) -> Table:
     results = doc["results"]
     cfg = results[0]["config"]
-    title = (f"{doc['trace']['path']}: {doc['trace']['accesses']:,} accesses, "
+    title = (f"{escape(str(doc['trace']['path']))}: {doc['trace']['accesses']:,} accesses, "
              f"memcg {format_size(cfg['memory_limit_bytes'])} ({cfg['memcg']}), "
              f"mTHP {','.join(f'{k}K' for k in cfg['mthp_sizes_kb']) or 'none'} "
              f"({cfg['thp_enabled']}), {cfg['backend']}"

@@ -8,6 +8,7 @@ import json
 
 import click
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from replay.errors import ReplayError
@@ -40,7 +41,8 @@ def COMMAND(as_json: bool) -> None:
         out.print(f"no trace in {folder}" + ("" if folder.is_dir() else " (no such folder)")
                   + f"; drop a .parquet trace there (or set {TRACES_ENV})", highlight=False)
         return
-    t = Table(title=f"traces in {folder}", title_justify="left", box=box.SIMPLE_HEAD,
+    t = Table(title=f"traces in {escape(str(folder))}", title_justify="left",
+              box=box.SIMPLE_HEAD,
               show_edge=False, pad_edge=False)
     t.add_column("name", style="bold", no_wrap=True)
     for col in ("accesses", "pages", "footprint", "writes", "contents", "duration"):
@@ -48,10 +50,10 @@ def COMMAND(as_json: bool) -> None:
     t.add_column("source")
     t.add_column("description", overflow="fold")
     for name, s in listed:
-        t.add_row(name, f"{s['accesses']:,}", f"{s['distinct_pages']:,}",
+        t.add_row(escape(name), f"{s['accesses']:,}", f"{s['distinct_pages']:,}",
                   format_size(s["footprint_bytes"]), f"{s['write_fraction']:.0%}",
                   f"{s['content_coverage']:.0%}",
                   f"{s['duration_ns'] / 1e9:.3g} s" + (" (ordinal)" if s["time_source"]
                                                        == "ordinal" else ""),
-                  s["source"]["format"], s["description"] or "")
+                  escape(s["source"]["format"]), escape(s["description"] or ""))
     out.print(t)
