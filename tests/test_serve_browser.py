@@ -22,9 +22,9 @@ from replay.gen import generate_to
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)),
                 None)
 try:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 except ImportError:                       # pragma: no cover - the test extra installs it
-    sync_playwright = None
+    expect = sync_playwright = None
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium here (Debian: apt-get "
@@ -135,8 +135,9 @@ def test_upload_compare_and_share_in_a_browser(server, upload_file, tmp_path):
             # share it: the address of this page, copied by the button
             assert page.input_value("#share-url") == job_url
             page.click("button[data-copy=share-url]")
-            page.wait_for_function("document.querySelector('[data-copy]').textContent "
-                                   "=== 'Copied'", timeout=5_000)
+            # a locator's text is polled by Playwright itself: a wait_for_function
+            # predicate is a string the page's CSP (script-src 'self') refuses to eval
+            expect(page.locator("[data-copy]").first).to_have_text("Copied", timeout=5_000)
             assert page.evaluate("navigator.clipboard.readText()") == job_url
             with page.expect_download() as download:
                 page.click("text=Download JSON")
