@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from replay.commands.common import wrote_trace_line
 from replay.errors import SettingsError, Terminated
@@ -75,6 +76,16 @@ def _write(out: Path, meta: TraceMeta, outcome: Outcome, imported: Path | None) 
             w.set_contents(**a.contents)
 
 
+def first_versions(contents: dict | None) -> dict | None:
+    """The contents rows of version 0 only: each page's first contents, the ones a replay
+    uses (later versions only say what a page held later)."""
+    if contents is None:
+        return None
+    keep = np.flatnonzero(np.asarray(contents["version"]) == 0)
+    return {k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep.tolist()])
+            for k, v in contents.items()}
+
+
 def _summary(outcome: Outcome, settings: RecordSettings) -> str:
     s = outcome.assembled.stats
     parts = [f"{outcome.wall_s:.1f} s"]
@@ -102,9 +113,11 @@ def _summary(outcome: Outcome, settings: RecordSettings) -> str:
             parts.append(f"{s['unmapped_at_snapshots']:,} faults kept in mappings no "
                          "snapshot saw")
     if "content_pages" in s:
+        kept = ("; the first of each page kept"
+                if s.get("content_versions_kept") == "first" else "")
         parts.append(f"contents of {s['content_pages']:,} pages ({s['content_versions']:,} "
                      f"versions, {s['content_distinct']:,} distinct non-zero pages, "
-                     f"{s['content_zero_pages']:,} zero pages)")
+                     f"{s['content_zero_pages']:,} zero pages{kept})")
     elif settings.contents:
         parts.append("no page contents read")
     return "; ".join(parts)
@@ -128,13 +141,17 @@ def _summary(outcome: Outcome, settings: RecordSettings) -> str:
               help="pageout: zram0 disksize [default: the machine's RAM].")
 @click.option("--contents/--no-contents", default=True, show_default=True,
               help="Read page contents (the real bytes, each distinct page stored once).")
+@click.option("--content-versions", type=click.Choice(("all", "first")), default="all",
+              show_default=True,
+              help="Keep every version of a page's contents, or only its first (the one a "
+                   "replay uses: a smaller contents sidecar).")
 @click.option("--description", help="Describe the workload (metadata).")
 @click.option("--licence", help="Licence of the trace data (metadata).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress line on stderr [default: on a terminal].")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def COMMAND(output, method, interval_ms, timeout_s, swap_size, contents, description, licence,
-            progress, command) -> None:
+def COMMAND(output, method, interval_ms, timeout_s, swap_size, contents, content_versions,
+            description, licence, progress, command) -> None:
     """Run COMMAND and record its page accesses (and page contents) as a trace."""
     argv = list(command)
     if argv and argv[0] == "--":
@@ -161,6 +178,10 @@ def COMMAND(output, method, interval_ms, timeout_s, swap_size, contents, descrip
     else:
         outcome, imported, tmp = record_lackey(argv, settings, out_path=out,
                                                progress=progress, log=log)
+    if content_versions == "first" and outcome.assembled.contents is not None:
+        outcome.assembled.contents = first_versions(outcome.assembled.contents)
+        outcome.assembled.stats["content_versions_kept"] = "first"
+    outcome.meta_extra["content_versions"] = content_versions
     try:
         if imported is None and not len(outcome.assembled.vpn):
             raise SettingsError(f"no page accesses were recorded ({outcome.exit_words()}); "
