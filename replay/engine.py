@@ -155,13 +155,28 @@ def page_space(trace: Trace, order: int) -> PageSpace:
     return PageSpace(nr_pages, chunks, dir_, ids)
 
 
-def page_layout(trace: Trace, hugepage_default: bool = False, ids: np.ndarray | None = None
+def page_layout(trace: Trace, hugepage_default: bool = False, ids: np.ndarray | None = None,
+                hugepage_all: bool = False, block_mappings: bool = False
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per page (``ids``, sorted dense ids; default every dense page): VMA bounds [lo, hi)
     clipped to its 2 MiB block, and MADV_HUGEPAGE.
 
     Without a regions sidecar, every touched 2 MiB block is one mapping, with
-    MADV_HUGEPAGE when ``hugepage_default``."""
+    MADV_HUGEPAGE when ``hugepage_default``. ``block_mappings``: every touched block is one
+    mapping anyway (as the live replayer maps a trace), MADV_HUGEPAGE when a region asks it
+    for any page of the block. ``hugepage_all`` madvises every mapping."""
+    if hugepage_all or block_mappings:
+        lo, hi, hint = page_layout(trace, hugepage_default, ids)
+        if block_mappings:
+            block_start = (np.asarray(lo, np.int64) >> 9) << 9
+            lo = block_start.astype(np.int32)
+            hi = (block_start + BLOCK_PAGES).astype(np.int32)
+            _, first, inverse = np.unique(block_start, return_index=True, return_inverse=True)
+            per_block = np.maximum.reduceat(hint, first) if len(first) else hint
+            hint = per_block[inverse].astype(np.uint8)
+        if hugepage_all:
+            hint[:] = 1
+        return lo, hi, hint
     blocks = trace.block_table()
     if ids is None:
         ids = np.arange(len(blocks) * BLOCK_PAGES, dtype=np.int64)
@@ -637,7 +652,8 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
         contents = page_contents(trace, config, space.ids)
     else:
         contents = contents.for_pages(space.ids)
-    layout = page_layout(trace, config.hugepage_default, space.ids)
+    layout = page_layout(trace, config.hugepage_default, space.ids, config.hugepage_all,
+                         config.block_mappings)
     setup = CostSetup(
         costs=page_costs(trace, config, contents, cm, unit_pages),
         params_ps=cost_params_ps(cm, device, tlb_cfg.l2_hit_cycles if tlb_cfg else 0,

@@ -15,6 +15,7 @@ from replay.live.paths import KernelPaths
 from replay.live.runner import CommandRunner, LiveError
 from replay.live.session import Interrupted, recover
 from replay.live.validate import ValidateSettings, run_validation, write_json_atomic
+from replay.study.folders import find_trace
 from replay.trace import sidecar_paths
 from replay.units import parse_size
 
@@ -109,6 +110,12 @@ def print_report(report: dict, console: Console) -> None:
 @click.option("--mthp", "mthp", default="64K", show_default=True,
               help="mTHP sizes set to 'madvise' (comma list, or 'none'); all others and 2M "
                    "are set to 'never'.")
+@click.option("--hugepage", type=click.Choice(["regions", "all"]), default="regions",
+              show_default=True,
+              help="Which 2 MiB blocks the replayer (and the model) madvise MADV_HUGEPAGE, "
+                   "for the --mthp sizes: those the trace's regions sidecar marks (every "
+                   "block of a trace without one), or all (a recorded program that did not "
+                   "madvise, replayed with large folios).")
 @click.option("--limit", default="64M", show_default=True,
               help="memcg v1 memory.limit_in_bytes.")
 @click.option("--page-cluster", default=3, show_default=True, type=click.IntRange(0, 31))
@@ -140,7 +147,7 @@ def print_report(report: dict, console: Console) -> None:
 @click.option("--recover", "recover_only", is_flag=True,
               help="Restore the settings a killed validation left behind, then exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
-def COMMAND(trace, backend, swap_device, mthp, limit, page_cluster, swappiness, swap_size,
+def COMMAND(trace, backend, swap_device, mthp, hugepage, limit, page_cluster, swappiness, swap_size,
             runs, timeout_s, flush_every, verify, coalesce_pageout, policies, no_model, allow_zswap,
             zswap_max_pool_percent, json_out, recover_only, quiet) -> None:
     """Replay TRACE in a real process under a memcg and compare the kernel's counters
@@ -159,6 +166,7 @@ def COMMAND(trace, backend, swap_device, mthp, limit, page_cluster, swappiness, 
                             "its own swap device)")
     settings = ValidateSettings(
         backend=backend, swap_device=swap_device or "loop", mthp_sizes_kb=_sizes(mthp),
+        hugepage=hugepage,
         memory_limit_bytes=parse_size(limit, "--limit"), page_cluster=page_cluster,
         swappiness=swappiness,
         swap_bytes=parse_size(swap_size, "--swap-size") if swap_size else None,
@@ -167,6 +175,7 @@ def COMMAND(trace, backend, swap_device, mthp, limit, page_cluster, swappiness, 
         zswap_max_pool_percent=zswap_max_pool_percent, policies=tuple(policies),
         model=not no_model)
     progress = None if quiet else (lambda m: err.print(m, style="dim", markup=False))
+    trace = str(find_trace(trace))           # a path, or a name in traces/
     inputs = (trace, *sidecar_paths(trace))
     if json_out:
         check_output(json_out, inputs, "--json output")   # before the kernel runs

@@ -131,11 +131,14 @@ def page_contents(trace: Trace) -> tuple[np.ndarray, list[bytes], dict]:
     return ids, contents, summary
 
 
-def _hugepage_blocks(trace: Trace, blocks: np.ndarray) -> np.ndarray:
+def _hugepage_blocks(trace: Trace, blocks: np.ndarray, hugepage_all: bool = False
+                     ) -> np.ndarray:
     """Per touched 2 MiB block: does a region asking MADV_HUGEPAGE cover any of it (every
-    block when the trace has no regions sidecar: the model is told the same)."""
+    block when the trace has no regions sidecar, or with ``hugepage_all``: the model is
+    told the same)."""
     from replay.engine import page_layout
-    hint = page_layout(trace, hugepage_default=True)[2]
+    hint = page_layout(trace, hugepage_default=True, hugepage_all=hugepage_all,
+                       block_mappings=True)[2]
     return hint.reshape(len(blocks), BLOCK_PAGES).max(axis=1).astype(np.uint8)
 
 
@@ -143,8 +146,10 @@ def _align(n: int, a: int) -> int:
     return -(-n // a) * a
 
 
-def export_replay_file(trace: Trace, out_path: str | os.PathLike) -> ExportSummary:
-    """Write the replayer's input for ``trace`` to ``out_path`` (temp + rename)."""
+def export_replay_file(trace: Trace, out_path: str | os.PathLike, *,
+                       hugepage_all: bool = False) -> ExportSummary:
+    """Write the replayer's input for ``trace`` to ``out_path`` (temp + rename);
+    ``hugepage_all``: MADV_HUGEPAGE on every block, whatever its regions say."""
     out_path = Path(out_path)
     blocks = trace.block_table()
     n_pages = len(blocks) * BLOCK_PAGES
@@ -153,7 +158,7 @@ def export_replay_file(trace: Trace, out_path: str | os.PathLike) -> ExportSumma
                          f"maps ({MAX_PAGES >> 18} GiB)", path=trace.path, fmt=trace.FMT)
     n_records = trace.num_accesses
     ids, contents, class_pages = page_contents(trace)
-    huge = _hugepage_blocks(trace, blocks)
+    huge = _hugepage_blocks(trace, blocks, hugepage_all)
 
     records_off = _align(HEADER.size, 64)
     content_ids_off = _align(records_off + 4 * n_records, 64)

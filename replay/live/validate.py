@@ -53,6 +53,9 @@ from replay.trace import open_trace
 BACKENDS = ("zram", "zswap")
 
 
+HUGEPAGE_CHOICES = ("regions", "all")
+
+
 @dataclass
 class ValidateSettings:
     """What `replay validate` sets up; the ModelConfig follows from it."""
@@ -60,6 +63,8 @@ class ValidateSettings:
     backend: str = "zram"
     swap_device: str = "loop"              # under zswap: a loop device, or a swapfile
     mthp_sizes_kb: tuple[int, ...] = (64,)
+    hugepage: str = "regions"              # MADV_HUGEPAGE where the regions sidecar says
+                                           # (every block without one), or "all" blocks
     memory_limit_bytes: int = 64 << 20
     page_cluster: int = 3
     swappiness: int = 60
@@ -81,6 +86,9 @@ class ValidateSettings:
         if self.swap_device not in ZSWAP_DEVICES:
             raise SettingsError(f"swap device {self.swap_device!r} is not one of "
                                 f"{', '.join(ZSWAP_DEVICES)}")
+        if self.hugepage not in HUGEPAGE_CHOICES:
+            raise SettingsError(f"hugepage {self.hugepage!r} is not one of "
+                                f"{', '.join(HUGEPAGE_CHOICES)}")
         if self.runs < 1:
             raise SettingsError("--runs must be at least 1")
         if self.memory_limit_bytes < (4 << 20):
@@ -111,6 +119,8 @@ def model_config(settings: ValidateSettings, info: KernelInfo, backend: Backend 
         mthp_sizes_kb=tuple(settings.mthp_sizes_kb),
         thp_enabled="madvise",            # the sizes are set to madvise, the replayer
         hugepage_default=True,            # madvises every block without a regions sidecar
+        hugepage_all=settings.hugepage == "all",
+        block_mappings=True,              # the replayer maps the trace as one region
         backend=settings.backend,
         swap_device="zram" if settings.backend == "zram" else settings.swap_device,
         ram_bytes=info.ram_bytes or ModelConfig.ram_bytes,
@@ -256,7 +266,8 @@ def _run_kernel(trace_path, settings: ValidateSettings, *, paths, runner, progre
     binary = build_replayer(runner, cache=cache)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="folio-replay-validate-") as tmp:
-        export = export_replay_file(trace, Path(tmp) / "trace.frp")
+        export = export_replay_file(trace, Path(tmp) / "trace.frp",
+                                    hugepage_all=settings.hugepage == "all")
         swap_bytes = settings.swap_bytes or default_swap_bytes(export)
         if export.region_bytes > info.ram_bytes // 2 and info.ram_bytes:
             raise Refused(f"the replayed region ({export.region_bytes >> 20} MiB) is more than "

@@ -45,6 +45,11 @@ class ModelConfig:
                                               # (only MADV_HUGEPAGE regions); defrag=madvise
     hugepage_default: bool = False            # MADV_HUGEPAGE on mappings the trace has no
                                               # regions sidecar for
+    hugepage_all: bool = False                # MADV_HUGEPAGE on every mapping, whatever
+                                              # the regions sidecar says
+    block_mappings: bool = False              # each touched 2 MiB block one mapping (as
+                                              # `replay validate`'s replayer maps a trace),
+                                              # MADV_HUGEPAGE where a region of it asks
     backend: str = "zswap"                    # zswap over a block device, zram, or a plain disk
     swap_device: str | None = None            # partition, loop or file (zswap, disk); zram
                                               # (zram). None: zram for zram, else partition
