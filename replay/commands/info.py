@@ -40,7 +40,7 @@ def COMMAND(trace: str, as_json: bool) -> None:
     t.add_row("content coverage", f"{s['content_coverage']:.1%}")
     t.add_row("regions", str(s["regions"]) if s["regions"] else "none (2 MiB blocks touched)")
     src = s["source"]
-    t.add_row("source", escape(f"{src['format']}: {src['file']}" +
+    t.add_row("source", escape(src["format"] + (f": {src['file']}" if src["file"] else "") +
                                (f" (recorder {src['recorder']})" if src["recorder"] else "")))
     if src["command"]:
         t.add_row("command", escape(src["command"]))
