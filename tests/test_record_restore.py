@@ -359,3 +359,20 @@ def test_a_tracefs_write_whose_instance_is_gone_is_nothing_to_restore(fake):
     assert runner.writes == []
     assert read_journal(paths) is None
 
+
+
+@pytest.mark.parametrize("versions", ["all", "first"])
+def test_content_versions_are_said_in_the_metadata(fake, monkeypatch, tmp_path, capsys,
+                                                   versions):
+    paths, runner = fake
+    monkeypatch.setattr(record_mod, "KernelPaths", lambda: paths)
+    monkeypatch.setattr(record_mod, "CommandRunner", lambda: runner)
+    out = tmp_path / "rec.parquet"
+    code = main(["record", "-o", str(out), "--interval", "50", "--content-versions", versions,
+                 "--", *program(paths, 20)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert ("the first of each page kept" in err) is (versions == "first")
+    t = open_trace(out)
+    assert t.meta.extra["content_versions"] == versions
+    assert (t.contents().column("version").to_numpy() == 0).all()

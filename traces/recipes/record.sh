@@ -1,6 +1,7 @@
 #!/bin/sh
 # Re-record the bundled traces recorded with `replay record` (root; see traces/README.md).
 #   sudo sh traces/recipes/record.sh OUTDIR
+# Programs: xz, sqlite3, python3.11, gcc and perl from Debian 12, node from nodesource.
 # Inputs: the Python 3.11 standard library sources of Debian's python3.11 package
 # (PSF-2.0) and fontTools 4.69.1's Cython-generated cu2qu.c (MIT; in its wheel).
 set -eu
@@ -49,3 +50,9 @@ rec pyindex --licence "CC0-1.0 (trace); page contents hold the input, Python 3.1
 rec gcc --licence "CC0-1.0 (trace); page contents hold the input, fontTools 4.69.1 cu2qu.c (MIT)" \
   --description "gcc 12.2 -O2 compiling fontTools 4.69.1's Cython-generated cu2qu.c (790 KB) to assembly: the driver and cc1" \
   -- gcc -O2 -fPIC -I/usr/include/python3.11 -S cu2qu.c -o /dev/null
+rec plindex --licence "CC0-1.0 (trace); page contents hold the input, Python 3.11 standard library sources (PSF-2.0)" \
+  --description "Perl 5.36 building a word -> line numbers index of the first 150k lines of the Python 3.11 standard library sources, 300k Zipf-skewed lookups with 5% appends, a sort of the lines by text, a pass over every posting" \
+  -- perl "$here/plindex.pl" lines.csv > /dev/null
+rec jsindex --licence "CC0-1.0 (trace); page contents hold the input, Python 3.11 standard library sources (PSF-2.0)" \
+  --description "Node.js 20.20 (V8) turning the first 100k lines of the Python 3.11 standard library sources into objects, an index word -> rows, four rounds of 300k Zipf-skewed lookups, a JSON round trip of a third of the rows and a sort: a garbage-collected heap" \
+  -- node "$here/jsindex.js" lines.csv 100000 > /dev/null
