@@ -266,3 +266,23 @@ def test_refault_into_a_partly_unmapped_folio_splits_it(hand_trace):
     assert c(r, "pgfault") == 2
     assert c(r, "pswpout") == 1               # MADV_PAGEOUT of page 0, an order-0 folio now
     assert d(r, "final_resident_bytes") == (16 - 2 + 1 - 1) * 4096
+
+
+# The first fault in each 2 MiB block allocates its PTE table, a page charged to the memcg
+# (pte_alloc_one(): GFP_PGTABLE_USER has __GFP_ACCOUNT) and never freed in a replay. Eight
+# blocks, one page written in each: 8 page tables. A 1 MiB memcg (256 pages) and 256 pages
+# written in one block: 255 fit beside the block's page table, so the last fault reclaims
+# (a batch of pages: zswpout > 0); 255 pages fit. exact-lru is a cache model: no page tables, no reclaim.
+def test_each_touched_block_charges_a_page_table(hand_trace):
+    sparse = hand_trace([(b * 512, W) for b in range(8)], blocks=8, hugepage=False)
+    r = run(sparse, small(mthp_sizes_kb=()), ["order0-fallback"])["order0-fallback"]
+    assert d(r, "pagetable_pages") == 8 and c(r, "zswpout") == 0
+    full = hand_trace(ev(range(256), W), hugepage=False)
+    r = run(full, small(mthp_sizes_kb=()), ["order0-fallback"])["order0-fallback"]
+    assert d(r, "pagetable_pages") == 1 and c(r, "zswpout") > 0
+    r = run(full, small(mthp_sizes_kb=(), reclaim="exact-lru"),
+            ["order0-fallback"])["order0-fallback"]
+    assert d(r, "pagetable_pages") == 0 and c(r, "zswpout") == 0
+    fits = hand_trace(ev(range(255), W), hugepage=False)
+    r = run(fits, small(mthp_sizes_kb=()), ["order0-fallback"])["order0-fallback"]
+    assert d(r, "pagetable_pages") == 1 and c(r, "zswpout") == 0

@@ -6,7 +6,7 @@
  *   a resident or swap-cache page belongs to a folio whose head is on an LRU
  *   list; a swapped-out page owns its slot; a zswap page is on the zswap LRU;
  * - the LRU lists hold exactly the resident folios, and their page counts match;
- * - the memcg usage is the resident pages plus the charge stock (plus the
+ * - the memcg usage is the resident pages plus the charge stock, the page tables (plus the
  *   charged zswap pool on cgroup v2);
  * - the zswap pool is the sum of its entries;
  * - the swap clusters' free counts match their slots, and the search trees match
@@ -175,7 +175,8 @@ int check_invariants(struct mm *mm, int64_t nr_records, char (*problems)[PROBLEM
 	if (mm->resident != in_folio)
 		REPORT("resident count %lld != pages in folios %lld", (long long)mm->resident,
 		       (long long)in_folio);
-	usage = in_folio + mm->memcg.stock + (mm->cfg.memcg_v2 ? mm->memcg.pool_pages_charged : 0);
+	usage = in_folio + mm->memcg.stock + mm->memcg.pagetables +
+		(mm->cfg.memcg_v2 ? mm->memcg.pool_pages_charged : 0);
 	if (usage != mm->memcg.usage && !mm->vm_events[OOM_KILL])
 		REPORT("memcg usage %lld != resident + stock (+ pool) %lld",
 		       (long long)mm->memcg.usage, (long long)usage);

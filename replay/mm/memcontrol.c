@@ -50,7 +50,7 @@ static inline void refill_stock(struct mm *mm, int64_t nr)
  * this policy's replay (oom=kill, the kernel kills the workload) or goes on
  * (oom=continue). Left out: memory.high, the OOM killer's victim selection.
  */
-bool try_charge_memcg(struct mm *mm, int64_t nr, bool may_reclaim)
+static bool charge_memcg(struct mm *mm, int64_t nr, bool may_reclaim, bool anon)
 {
 	struct mem_cgroup *memcg = &mm->memcg;
 	int64_t limit = mm->cfg.limit_pages, batch, loops = 0;
@@ -61,12 +61,14 @@ bool try_charge_memcg(struct mm *mm, int64_t nr, bool may_reclaim)
 		if (over > 0)
 			exact_lru_evict(mm, over);
 		memcg->usage += nr;
-		note_resident(mm, nr);
+		if (anon)
+			note_resident(mm, nr);
 		return true;
 	}
 	if (mm->cfg.charge_stock && memcg->stock >= nr) {
 		memcg->stock -= nr;
-		note_resident(mm, nr);
+		if (anon)
+			note_resident(mm, nr);
 		return true;
 	}
 	batch = mm->cfg.charge_stock ? max64(MEMCG_CHARGE_BATCH, nr) : nr;
@@ -77,7 +79,8 @@ bool try_charge_memcg(struct mm *mm, int64_t nr, bool may_reclaim)
 			memcg->usage += batch;
 			if (batch > nr)
 				refill_stock(mm, batch - nr);
-			note_resident(mm, nr);
+			if (anon)
+				note_resident(mm, nr);
 			return true;
 		}
 		if (batch > nr) {
@@ -106,7 +109,26 @@ bool try_charge_memcg(struct mm *mm, int64_t nr, bool may_reclaim)
 		count_vm_event(mm, OOM_KILL);
 		memcg->oom = true;
 		memcg->usage += nr;
-		note_resident(mm, nr);
+		if (anon)
+			note_resident(mm, nr);
 		return true;
 	}
+}
+
+bool try_charge_memcg(struct mm *mm, int64_t nr, bool may_reclaim)
+{
+	return charge_memcg(mm, nr, may_reclaim, true);
+}
+
+/*
+ * A page table page: GFP_PGTABLE_USER has __GFP_ACCOUNT, so pte_alloc_one()
+ * charges it to the memcg (memory.stat "pagetables"; v1 charges kmem to the
+ * memory counter too), reclaiming like any charge. Not an anon page: not on
+ * the LRU, not resident anon memory.
+ */
+void memcg_charge_pagetable(struct mm *mm)
+{
+	charge_memcg(mm, 1, true, false);
+	mm->memcg.pagetables++;
+	count_replay_stats(mm, PAGETABLE_PAGES, 1);
 }

@@ -53,6 +53,18 @@ static inline void install_folio(struct mm *mm, int64_t h, int order, uint8_t fl
 	lruvec_add_folio(mm, h);
 }
 
+/* pte_alloc(): the first fault in a 2 MiB block allocates the block's PTE table
+ * (before the zero page or a folio is mapped), charged to the memcg and kept (a
+ * replay never unmaps). Exact-LRU mode is a cache model: no page tables. */
+static inline void pte_alloc(struct mm *mm, int64_t p)
+{
+	uint8_t *table = &mm->pte_tables[p >> HPAGE_PMD_ORDER];
+	if (*table || mm->cfg.exact_lru)
+		return;
+	*table = 1;
+	memcg_charge_pagetable(mm);
+}
+
 /* do_anonymous_page() + alloc_anon_folio(): the zero page on a first read, else
  * the highest enabled order whose aligned range is pte_none and inside the VMA;
  * a charge failure falls back to the next lower order. */
@@ -61,6 +73,7 @@ static void do_anonymous_page(struct mm *mm, int64_t p, bool write)
 	unsigned orders;
 	int order = HPAGE_PMD_ORDER, chosen = 0;
 	int64_t nr, i;
+	pte_alloc(mm, p);
 	if (!write && !mm->cfg.first_read_allocates) {
 		page_at(mm, p)->state = PAGE_ZEROPAGE;
 		count_replay_stats(mm, ZERO_PAGE_MAPS, 1);

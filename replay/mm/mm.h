@@ -187,6 +187,7 @@ struct mem_cgroup {
 	int64_t usage;              /* page_counter usage: anon pages + stock (+ zswap pool, v2) */
 	int64_t stock;              /* memcg_stock_pcp.nr_pages */
 	int64_t pool_pages_charged; /* zswap pool pages charged (v2) */
+	int64_t pagetables;         /* PTE tables charged (kmem, never uncharged in a replay) */
 	bool oom;                   /* could not make room: the workload is OOM-killed */
 };
 
@@ -277,6 +278,7 @@ struct mm {
 	const int32_t *dir;               /* records of each 16-page chunk (index), -1 none */
 	bool identity;                    /* every chunk has its records, in order: record = id */
 	struct page *pages;
+	uint8_t *pte_tables;              /* per 2 MiB block of the id space: has its PTE table */
 	struct unit_info units;
 	struct mm_config cfg;
 	struct mem_cgroup memcg;
@@ -385,6 +387,7 @@ int64_t reclaim_pages(struct mm *mm, int64_t h);
 
 /* memcontrol.c */
 bool try_charge_memcg(struct mm *mm, int64_t nr, bool may_reclaim);
+void memcg_charge_pagetable(struct mm *mm);
 void page_counter_uncharge(struct mm *mm, int64_t nr);
 void obj_cgroup_charge_zswap(struct mm *mm, int64_t delta_bytes);
 

@@ -267,6 +267,8 @@ static void Model_release(ModelObject *self)
 	}
 	free(self->mm.pages);
 	self->mm.pages = NULL;
+	free(self->mm.pte_tables);
+	self->mm.pte_tables = NULL;
 	lru_log_free(&self->mm.lruvec.lists[LRU_INACTIVE_ANON]);
 	lru_log_free(&self->mm.lruvec.lists[LRU_ACTIVE_ANON]);
 	lru_log_free(&self->mm.zswap.lru);
@@ -421,7 +423,8 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kwds)
 	Py_INCREF(policy_ref);
 	self->policy_ref = policy_ref;
 	mm->pages = mm_alloc((size_t)(self->nr_records + 1) * sizeof(struct page), false);
-	if (!mm->pages || swap_info_init(&mm->si, swap_slots) < 0 ||
+	mm->pte_tables = mm_alloc((size_t)(nr_pages >> HPAGE_PMD_ORDER) + 1, true);
+	if (!mm->pages || !mm->pte_tables || swap_info_init(&mm->si, swap_slots) < 0 ||
 	    lru_log_init(&mm->lruvec.lists[LRU_INACTIVE_ANON], 1024) < 0 ||
 	    lru_log_init(&mm->lruvec.lists[LRU_ACTIVE_ANON], 1024) < 0 ||
 	    lru_log_init(&mm->zswap.lru, 1024) < 0) {

@@ -77,7 +77,8 @@ enum mthp_stat_item {
 	X(SWAPIN_RACE_FALLBACK, "swapin_race_fallback") /* range changed between check and load */ \
 	X(CHARGE_GUARD_REFUSALS, "charge_guard_refusals") \
 	X(ZERO_PAGE_MAPS, "zero_page_maps") \
-	X(RECLAIM_ROUNDS, "reclaim_rounds")
+	X(RECLAIM_ROUNDS, "reclaim_rounds") \
+	X(PAGETABLE_PAGES, "pagetable_pages")   /* PTE tables charged to the memcg */
 
 enum replay_stat_item {
 #define X(item, name) item,
