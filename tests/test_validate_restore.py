@@ -27,7 +27,7 @@ from replay.errors import SettingsError
 from replay.gen import generate_to
 from replay.live.native import ZERO_CONTENT, build_replayer, export_replay_file, read_replay_file
 from replay.live.paths import KernelPaths
-from replay.live.probe import check_comparable, mainline_policy, probe_kernel
+from replay.live.probe import check_comparable, damon_at_work, mainline_policy, probe_kernel
 from replay.live.runner import CommandRunner, LiveError, Refused
 from replay.live.session import Interrupted, KernelSession, RestoreError, read_setting, recover
 from replay.live.validate import (
@@ -667,3 +667,19 @@ def test_the_command_reports_a_missing_trace_in_one_line(capsys, tmp_path):
     assert code == 2
     assert err.startswith("replay: error: ") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_damon_at_work_is_found_and_said(tmp_path):
+    paths = KernelPaths(root=tmp_path)
+    assert damon_at_work(paths) == []
+    k = paths.at("/sys/kernel/mm/damon/admin/kdamonds")
+    for i, state in (("0", "on"), ("1", "off")):
+        (k / i / "contexts" / "0").mkdir(parents=True)
+        (k / i / "state").write_text(state + "\n")
+        (k / i / "pid").write_text("99\n")
+        (k / i / "contexts" / "0" / "operations").write_text("paddr\n")
+    m = paths.at("/sys/module/damon_lru_sort/parameters")
+    m.mkdir(parents=True)
+    (m / "enabled").write_text("Y\n")
+    assert damon_at_work(paths) == ["kdamond 0 (paddr monitoring, pid 99)",
+                                    "damon_lru_sort enabled"]

@@ -32,6 +32,7 @@ class KernelInfo:
     mthp_sizes_kb: list[int] = field(default_factory=list)
     ram_bytes: int = 0
     swaps: list[str] = field(default_factory=list)
+    damon: list[str] = field(default_factory=list)   # DAMON at work: kdamonds, modules
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -71,6 +72,28 @@ def zswap_ever_enabled(paths: KernelPaths, runner: CommandRunner) -> tuple[bool 
     return False, "kernel log since boot has no 'zswap: loaded using pool'"
 
 
+def damon_at_work(paths: KernelPaths) -> list[str]:
+    """DAMON threads running on this machine (sysfs kdamonds that are on) and the DAMON
+    modules that are enabled (damon_reclaim, damon_lru_sort, damon_stat). Physical-address
+    monitoring clears the accessed bits of sampled pages (page_idle's young flag keeps
+    them for reclaim), and the modules reclaim or reorder the LRU themselves: a live run
+    shares the machine with them, the model does not."""
+    found = []
+    root = paths.at("/sys/kernel/mm/damon/admin/kdamonds")
+    try:
+        kdamonds = sorted((p for p in os.listdir(root) if p.isdigit()), key=int)
+    except OSError:
+        kdamonds = []
+    for k in kdamonds:
+        if _read(root / k / "state") == "on":
+            ops = _read(root / k / "contexts" / "0" / "operations", "?")
+            found.append(f"kdamond {k} ({ops} monitoring, pid {_read(root / k / 'pid', '?')})")
+    for module in ("damon_reclaim", "damon_lru_sort", "damon_stat"):
+        if _read(paths.at(f"/sys/module/{module}/parameters/enabled")) == "Y":
+            found.append(f"{module} enabled")
+    return found
+
+
 def probe_kernel(paths: KernelPaths | None = None,
                  runner: CommandRunner | None = None) -> KernelInfo:
     paths = paths or KernelPaths()
@@ -107,6 +130,11 @@ def probe_kernel(paths: KernelPaths | None = None,
     except OSError:
         pass
     info.swaps = active_swaps(paths)
+    info.damon = damon_at_work(paths)
+    if info.damon:
+        info.warnings.append(f"DAMON is at work here ({'; '.join(info.damon)}): its sampling "
+                             "clears accessed bits reclaim reads, which the model does not "
+                             "do; the kernel's counters may move with it")
     if not info.release.startswith(MODEL_KERNEL + ".") and info.release != MODEL_KERNEL:
         info.warnings.append(f"kernel {info.release or 'unknown'}: the model follows "
                              f"v{MODEL_KERNEL}")
