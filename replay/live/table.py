@@ -4,10 +4,13 @@
                                      [--json-dir DIR] [--only zswap-file,...]
 
 Replays the generated traces (seq, random, zipf, phases: 160 MiB footprint,
-200,000 accesses, 64 MiB memcg) and the bundled `kvscan` trace (24 MiB memcg)
-with `replay validate` on every backend x swap device this machine can set up,
-page-cluster 0 and 3, and writes one row per backend x device x trace x
-page-cluster between the markers of the document:
+200,000 accesses, 64 MiB memcg) and every bundled trace of traces/ (a memcg of
+half its footprint, in whole MiB: kvscan's 24 MiB) with `replay validate` on
+every backend x swap device this machine can set up, page-cluster 0 and 3,
+64K mTHP madvised on every block (`--hugepage all`: the recorded programs did
+not madvise, the replayer does, so that large folios are replayed), and writes
+one row per backend x device x trace x page-cluster between the markers of the
+document:
 
     <!-- validation-table:start --> ... <!-- validation-table:end -->
 
@@ -31,6 +34,7 @@ from replay.gen import generate_to
 from replay.live.runner import LiveError
 from replay.live.session import Interrupted
 from replay.live.validate import ValidateSettings, run_validation
+from replay.study.folders import trace_files, trace_name
 
 START = "<!-- validation-table:start -->"
 END = "<!-- validation-table:end -->"
@@ -50,14 +54,30 @@ TARGET_COLUMNS = ("pgmajfault", "swap-ins", "swap-outs", "64kB swpout",
                   "64kB swpout_fallback", "64kB split")
 
 
-def traces(folder: Path, bundled: Path) -> list[tuple[str, Path, int]]:
-    """(name, path, memcg limit bytes) of every trace of the table."""
+def half_footprint_bytes(path: Path) -> int:
+    """Half the trace's footprint (pages read or written), rounded to whole MiB."""
+    from replay.study.footprint import trace_footprint
+    from replay.trace import open_trace
+    footprint = trace_footprint(open_trace(path)).bytes
+    return max(4 << 20, round(footprint / 2 / (1 << 20)) << 20)
+
+
+def traces(folder: Path, bundled: Path, wanted: set[str] | None = None
+           ) -> list[tuple[str, Path, int]]:
+    """(name, path, memcg limit bytes) of every trace of the table: the generated ones,
+    then every trace of the ``bundled`` folder; ``wanted`` names those to prepare."""
     out = []
     for name in GENERATED:
+        if wanted is not None and name not in wanted:
+            continue
         path = folder / f"{name}.parquet"
         generate_to(path, name, accesses=200_000, pages=40_960, seed=1)
         out.append((name, path, 64 << 20))
-    out.append(("kvscan", bundled, 24 << 20))
+    for path in trace_files(bundled):
+        name = trace_name(path)
+        if wanted is not None and name not in wanted:
+            continue
+        out.append((name, path, half_footprint_bytes(path)))
     return out
 
 
@@ -104,11 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m replay.live.table", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--doc", type=Path, default=root / "docs" / "validation.md")
-    ap.add_argument("--bundled", type=Path, default=root / "traces" / "kvscan.parquet")
+    ap.add_argument("--bundled", type=Path, default=root / "traces",
+                    help="folder of the bundled traces (each gets its rows)")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--only", default=",".join(SETUPS),
                     help=f"setups to run, of {', '.join(SETUPS)}")
-    ap.add_argument("--traces", default=",".join((*GENERATED, "kvscan")))
+    ap.add_argument("--traces", default="",
+                    help="comma list of trace names [default: the generated ones and every "
+                         "bundled one]")
     ap.add_argument("--page-cluster", default="0,3")
     ap.add_argument("--allow-zswap", action="store_true",
                     help="let the zswap setups enable zswap (until reboot)")
@@ -119,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in setups:
         if s not in SETUPS:
             ap.error(f"--only: {s!r} is not one of {', '.join(SETUPS)}")
-    wanted = set(a.traces.split(","))
+    wanted = set(a.traces.split(",")) - {""} or None
     clusters = [int(x) for x in a.page_cluster.split(",")]
     if not a.doc.is_file():
         ap.error(f"--doc {a.doc}: no such file")
@@ -141,19 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_table(a, setups: list[str], wanted: set[str], clusters: list[int]):
+def run_table(a, setups: list[str], wanted: set[str] | None, clusters: list[int]):
     rows, notes = [], []
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="folio-replay-table-") as tmp:
         for setup in setups:
             backend, device = SETUPS[setup]
-            for name, path, limit in traces(Path(tmp), a.bundled):
-                if name not in wanted:
-                    continue
+            for name, path, limit in traces(Path(tmp), a.bundled, wanted):
                 for pc in clusters:
                     settings = ValidateSettings(
                         backend=backend, swap_device="loop" if device == "zram" else device,
                         memory_limit_bytes=limit, page_cluster=pc, runs=a.runs,
+                        hugepage="all",
                         allow_zswap=a.allow_zswap).check()
                     print(f"{setup} {name} page-cluster {pc} ...", file=sys.stderr, flush=True)
                     report = run_validation(path, settings)
@@ -164,8 +186,11 @@ def run_table(a, setups: list[str], wanted: set[str], clusters: list[int]):
                     rows.append(line)
                     print(f"  worst target line {worst * 100:.1f}%", file=sys.stderr)
                     k = report["kernel"]
-                    note = (f"Kernel {k['release']}, zswap ever enabled: "
-                            f"{k['zswap_ever_enabled']}; {a.runs} kernel run(s) per row.")
+                    ever = {True: "yes", False: "no"}.get(
+                        k["zswap_ever_enabled"], "unknown (the kernel log no longer reaches "
+                        "boot)")
+                    note = (f"Kernel {k['release']}, zswap ever enabled: {ever}; "
+                            f"{a.runs} kernel run(s) per row.")
                     if note not in notes:
                         notes.append(note)
     notes.append(f"Regenerated by `python -m replay.live.table` in "
