@@ -43,3 +43,21 @@ def test_a_document_without_markers_is_refused_before_any_run(tmp_path, capsys):
     assert e.value.code == 2
     assert "marker" in capsys.readouterr().err
     assert doc.read_text() == "# nothing to replace\n"
+
+
+def test_every_bundled_trace_gets_rows_at_half_its_footprint(tmp_path):
+    from pathlib import Path
+
+    from replay.study.folders import trace_files, trace_name
+    from replay.study.footprint import trace_footprint
+    from replay.trace import open_trace
+    bundled = Path(__file__).resolve().parents[1] / "traces"
+    names = {trace_name(p) for p in trace_files(bundled)}
+    got = table.traces(tmp_path, bundled, names)
+    assert [n for n, _, _ in got] == sorted(names) and "kvscan" in names
+    for name, path, limit in got:
+        half = trace_footprint(open_trace(path)).bytes / 2
+        assert limit % (1 << 20) == 0 and abs(limit - half) <= 1 << 19, name
+    assert dict((n, lim) for n, _, lim in got)["kvscan"] == 24 << 20   # as before
+    assert table.traces(tmp_path, bundled, {"xz"})[0][0] == "xz"
+    assert not list(tmp_path.iterdir())               # no generated trace was asked for
