@@ -245,7 +245,7 @@ class LocalProcesses(Executor):
     def run(self, fn, items, traces, events=None):
         events = events or Events()
         ctx = multiprocessing.get_context("spawn")
-        q = ctx.Queue()
+        q = None
         todo = list(range(len(items)))
         attempts = [0] * len(items)
         pool = None
@@ -267,6 +267,9 @@ class LocalProcesses(Executor):
 
         try:
             while todo:
+                # a queue per pool: a worker killed while it wrote to the queue dies
+                # holding the queue's write lock, and every later writer would wait on it
+                q = ctx.Queue()
                 pool = ProcessPoolExecutor(min(self.processes, len(todo)), mp_context=ctx,
                                            initializer=_init_local_worker, initargs=(q,))
                 pending: dict[Future, int] = {
@@ -302,6 +305,8 @@ class LocalProcesses(Executor):
                     todo += list(pending.values())
                     _stop_pool(pool)
                     pool = None
+                    _drop_queue(q)
+                    q = None
                     retry = []
                     for k in sorted(set(todo)):
                         if k in running:
@@ -315,10 +320,20 @@ class LocalProcesses(Executor):
                 else:
                     pool.shutdown(wait=True)
                     pool = None
+                    drain(0.0, running)
+                    _drop_queue(q)
+                    q = None
         finally:
             if pool is not None:
                 _stop_pool(pool)
-            q.close()
+            if q is not None:
+                _drop_queue(q)
+
+
+def _drop_queue(q) -> None:
+    """Close a queue without waiting on its feeder thread (a reader may be gone)."""
+    q.close()
+    q.cancel_join_thread()
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
