@@ -590,7 +590,8 @@ def simulate(trace: Trace | str, config: ModelConfig, policies=("order0-fallback
              cost_model=None, device: str | None = None, compression_unit_kb: int = 4,
              tlb="x86", tlb_shadow: str | bool = "exact", timeline: bool = True,
              timeline_accesses: int | None = None, timeline_ns: int | None = None,
-             ordinal_ns_per_access: int = ORDINAL_NS_PER_ACCESS, threads: int | None = None):
+             ordinal_ns_per_access: int = ORDINAL_NS_PER_ACCESS, threads: int | None = None,
+             fault_log: int = 0):
     """Replay the trace under each policy; one result dict per policy (see README).
 
     ``progress``, when given, is called with the number of accesses done so far.
@@ -606,7 +607,9 @@ def simulate(trace: Trace | str, config: ModelConfig, policies=("order0-fallback
     one per CPU); ``engine_seconds`` is each policy's own time in the loop either way.
     ``contents``: page sizes to use instead of the codec's (tests). ``return_states``:
     also return each policy's final model (``ModelState``; replay.model.state.StateView
-    reads it).
+    reads it). ``fault_log``: log up to this many faults on swap PTEs per policy, in
+    each result's ``fault_log`` (an int64 array of rows: access, page, swap slot, 1 for
+    a swap cache hit), for ``replay validate --fault-log``.
     """
     with contextlib.ExitStack() as cleanup:
         return _simulate(trace, config, policies, cleanup, chunk_rows=chunk_rows,
@@ -615,12 +618,14 @@ def simulate(trace: Trace | str, config: ModelConfig, policies=("order0-fallback
                          compression_unit_kb=compression_unit_kb, tlb=tlb,
                          tlb_shadow=tlb_shadow, timeline=timeline,
                          timeline_accesses=timeline_accesses, timeline_ns=timeline_ns,
-                         ordinal_ns_per_access=ordinal_ns_per_access, threads=threads)
+                         ordinal_ns_per_access=ordinal_ns_per_access, threads=threads,
+                         fault_log=fault_log)
 
 
 def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, contents,
               return_states, cost_model, device, compression_unit_kb, tlb, tlb_shadow,
-              timeline, timeline_accesses, timeline_ns, ordinal_ns_per_access, threads):
+              timeline, timeline_accesses, timeline_ns, ordinal_ns_per_access, threads,
+              fault_log):
     from replay.costs.model import CostModel
     t0 = time.perf_counter()
     config.validate()
@@ -662,6 +667,9 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
         ordinal=trace.meta.time_source == "ordinal", ns_per_access=int(ordinal_ns_per_access))
     info = page_info(contents, layout, setup.costs)
     models = [build_model(space, config, pol, info, setup) for pol in pols]
+    if fault_log:
+        for m in models:
+            m.start_fault_log(int(fault_log))
     del layout                   # copied into the models' records
     contents = dataclasses.replace(contents, comp_bytes=None, is_zero=None, sizes=None)
     if not timeline:
@@ -740,6 +748,8 @@ def _simulate(trace, config, policies, cleanup, *, chunk_rows, check, progress, 
         r["compression"] = compression_of(m, info, setup.costs, config.compressor)
         if mode != MODE_OFF:
             r["timeline"] = timelines[k].to_dict()
+        if fault_log:
+            r["fault_log"] = np.frombuffer(m.fault_log(), np.int64).reshape(-1, 4).copy()
         results.append(r)
     if return_states:
         return results, models

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from replay.atomic import check_output
 from replay.errors import SettingsError
+from replay.live.faultlog import summary as fault_summary
+from replay.live.faultlog import write_fault_log
 from replay.live.paths import KernelPaths
 from replay.live.runner import CommandRunner, LiveError
 from replay.live.session import Interrupted, recover
@@ -144,12 +146,16 @@ def print_report(report: dict, console: Console) -> None:
 @click.option("--zswap-max-pool-percent", type=click.IntRange(1, 100), default=None)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Write the whole report as JSON (with max_relative_error).")
+@click.option("--fault-log", "fault_log", type=click.Path(dir_okay=False), default=None,
+              help="Write every fault on a swapped-out page, each kernel run's and the "
+                   "model's, to this CSV: record, page, swap offset, major or swap cache "
+                   "hit (docs/validation.md).")
 @click.option("--recover", "recover_only", is_flag=True,
               help="Restore the settings a killed validation left behind, then exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def COMMAND(trace, backend, swap_device, mthp, hugepage, limit, page_cluster, swappiness, swap_size,
             runs, timeout_s, flush_every, verify, coalesce_pageout, policies, no_model, allow_zswap,
-            zswap_max_pool_percent, json_out, recover_only, quiet) -> None:
+            zswap_max_pool_percent, json_out, fault_log, recover_only, quiet) -> None:
     """Replay TRACE in a real process under a memcg and compare the kernel's counters
     with the simulator's (needs root, memcg v1, zram; restores every setting)."""
     err = Console(stderr=True)
@@ -173,18 +179,30 @@ def COMMAND(trace, backend, swap_device, mthp, hugepage, limit, page_cluster, sw
         runs=runs, timeout_s=timeout_s, flush_every=flush_every, verify=verify,
         coalesce_pageout=coalesce_pageout, allow_zswap=allow_zswap,
         zswap_max_pool_percent=zswap_max_pool_percent, policies=tuple(policies),
-        model=not no_model)
+        model=not no_model, fault_log=fault_log is not None)
     progress = None if quiet else (lambda m: err.print(m, style="dim", markup=False))
     trace = str(find_trace(trace))           # a path, or a name in traces/
     inputs = (trace, *sidecar_paths(trace))
     if json_out:
         check_output(json_out, inputs, "--json output")   # before the kernel runs
+    if fault_log:
+        check_output(fault_log, inputs, "--fault-log output")
     try:
         report = run_validation(trace, settings, paths=paths, runner=runner, progress=progress)
     except Interrupted as e:
         click.echo(f"replay: validate: stopped by {e.name}; every setting was restored",
                    err=True)
         sys.exit(128 + e.signum)
+    logs = report.pop("fault_logs", {})
+    if fault_log:
+        rows = write_fault_log(fault_log, logs, inputs=inputs)
+        for name, log in logs.items():
+            s = fault_summary(log)
+            err.print(f"fault log, {name}: {s['faults']:,} faults on swapped-out pages, "
+                      f"{s['major']:,} major, {s['swap_cache_hits']:,} swap cache hits; "
+                      f"{s['adjacent_majors']:.2%} of consecutive majors at adjacent offsets",
+                      style="dim", markup=False)
+        err.print(f"fault log: {rows:,} rows in {fault_log}", style="dim", markup=False)
     if json_out:
         write_json_atomic(json_out, report, inputs=inputs)
     print_report(report, Console())

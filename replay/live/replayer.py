@@ -37,7 +37,7 @@ class ReplayerProcess:
 
     def __init__(self, binary: Path, export: Path, memcg: Path, *, hugepage: bool,
                  flush_every: int, verify: bool = False, coalesce_pageout: bool = True,
-                 lock_optional: bool = False) -> None:
+                 lock_optional: bool = False, fault_log: Path | None = None) -> None:
         self.argv = [str(binary), str(export), "--cgroup-procs", str(memcg / "cgroup.procs"),
                      "--memory-stat", str(memcg / "memory.stat"),
                      "--flush-every", str(flush_every)]
@@ -49,6 +49,8 @@ class ReplayerProcess:
             self.argv.append("--coalesce-pageout")
         if lock_optional:
             self.argv.append("--lock-optional")
+        if fault_log is not None:
+            self.argv += ["--fault-log", str(fault_log)]
         self.proc: subprocess.Popen | None = None
         self._buf = b""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())

@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from replay import atomic
 from replay.errors import ReplayError, SettingsError
 from replay.live.counters import (
@@ -26,6 +28,7 @@ from replay.live.counters import (
     swap_ins,
     swap_outs,
 )
+from replay.live.faultlog import MAX_FAULTS, model_rows, read_kernel_log
 from replay.live.native import ExportSummary, build_replayer, export_replay_file
 from replay.live.paths import KernelPaths
 from replay.live.probe import (
@@ -35,6 +38,7 @@ from replay.live.probe import (
     mainline_policy,
     probe_kernel,
 )
+from replay.live.readahead import settle_swap_readahead
 from replay.live.replayer import ReplayerDied, ReplayerProcess, ReplayerTimeout
 from replay.live.runner import CommandRunner, LiveError, Refused
 from replay.live.session import KernelSession, check_no_stale_journal, memcg_pids
@@ -79,6 +83,7 @@ class ValidateSettings:
     zram_algorithm: str = "lz4"
     policies: tuple[str, ...] = ()         # empty: the mainline policy this kernel is
     model: bool = True
+    fault_log: bool = False                # log every fault on a swap PTE (--fault-log)
 
     def check(self) -> ValidateSettings:
         if self.backend not in BACKENDS:
@@ -144,7 +149,7 @@ def model_config(settings: ValidateSettings, info: KernelInfo, backend: Backend 
 
 def replay_once(session: KernelSession, *, binary: Path, export: ExportSummary,
                 settings: ValidateSettings, swap_bytes: int, config: dict, index: int,
-                progress=None) -> tuple[dict, Backend]:
+                progress=None, fault_log: Path | None = None) -> tuple[dict, Backend]:
     """One kernel run: fresh backend and memcg, replay, counters; undone at the end."""
     paths = session.paths
     t_start = time.monotonic()
@@ -157,11 +162,13 @@ def replay_once(session: KernelSession, *, binary: Path, export: ExportSummary,
                                   max_pool_percent=settings.zswap_max_pool_percent)
         memcg = create_memcg(session, limit_bytes=settings.memory_limit_bytes,
                              swappiness=settings.swappiness)
+        if settings.backend != "zram" and settings.page_cluster > 0 and paths.is_real:
+            settle_swap_readahead()
         proc = ReplayerProcess(binary, export.path, memcg,
                                hugepage=bool(settings.mthp_sizes_kb),
                                flush_every=settings.flush_every, verify=settings.verify,
                                coalesce_pageout=settings.coalesce_pageout,
-                               lock_optional=not paths.is_real)
+                               lock_optional=not paths.is_real, fault_log=fault_log)
         try:
             deadline = time.monotonic() + settings.timeout_s
             proc.start()
@@ -277,16 +284,21 @@ def _run_kernel(trace_path, settings: ValidateSettings, *, paths, runner, progre
                      f"({info.zswap_evidence}); {export.records:,} accesses over "
                      f"{export.region_bytes >> 20} MiB")
         runs: list[dict] = []
+        fault_logs: dict[str, np.ndarray] = {}
         backend = None
         with KernelSession(paths, runner, allow_zswap=settings.allow_zswap) as session:
             set_mthp_sizes(session, tuple(settings.mthp_sizes_kb))
             set_page_cluster(session, settings.page_cluster)
             for i in range(1, settings.runs + 1):
                 config = model_config(settings, info, backend, swap_bytes).to_dict()
+                log_path = Path(tmp) / f"faults-{i}.bin" if settings.fault_log else None
                 result, backend = replay_once(session, binary=binary, export=export,
                                               settings=settings, swap_bytes=swap_bytes,
-                                              config=config, index=i, progress=progress)
+                                              config=config, index=i, progress=progress,
+                                              fault_log=log_path)
                 runs.append(result)
+                if log_path is not None:
+                    fault_logs[f"kernel run {i}"] = read_kernel_log(log_path)
     config = model_config(settings, info, backend, swap_bytes)
     for r in runs:
         r["config"] = config.to_dict()
@@ -296,17 +308,20 @@ def _run_kernel(trace_path, settings: ValidateSettings, *, paths, runner, progre
                        "hugepage_blocks": export.hugepage_blocks,
                        "class_pages": export.class_pages},
             "model_config": config, "swap_bytes": swap_bytes,
-            "kernel_seconds": time.monotonic() - t0}
+            "kernel_seconds": time.monotonic() - t0,
+            **({"fault_logs": fault_logs} if settings.fault_log else {})}
 
 
-def run_model(trace_path, config: ModelConfig, policies: list[str]) -> list[dict]:
+def run_model(trace_path, config: ModelConfig, policies: list[str],
+              fault_log: bool = False) -> list[dict]:
     """The simulator on the same trace (replay.engine.simulate)."""
     try:
         from replay.engine import simulate
     except ImportError as e:
         raise LiveError(f"the simulator is not available ({e}); the kernel's counters are "
                         "above") from None
-    return simulate(str(trace_path), config, policies=policies)
+    return simulate(str(trace_path), config, policies=policies,
+                    fault_log=MAX_FAULTS if fault_log else 0)
 
 
 def run_validation(trace_path: str | os.PathLike, settings: ValidateSettings, *,
@@ -329,7 +344,11 @@ def run_validation(trace_path: str | os.PathLike, settings: ValidateSettings, *,
     if settings.model:
         t0 = time.monotonic()
         try:
-            report["model"] = run_model(trace_path, config, policies)
+            report["model"] = run_model(trace_path, config, policies, settings.fault_log)
+            for m in report["model"]:
+                if "fault_log" in m:
+                    report.setdefault("fault_logs", {})[f"model {m['policy']}"] = model_rows(
+                        m.pop("fault_log"))
         except ReplayError as e:
             report["model_error"] = e.one_line()
         except Exception as e:  # noqa: BLE001 - a model bug must not lose the kernel's runs

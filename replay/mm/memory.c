@@ -289,6 +289,15 @@ static void do_swap_page(struct mm *mm, int64_t p, bool write)
 	struct page *page = page_at(mm, p);
 	int64_t mask = 0;
 	int order;
+	if (unlikely(mm->fault_log != NULL) &&
+	    mm->fault_log_len + FAULT_LOG_FIELDS <= mm->fault_log_cap) {
+		int64_t *e = mm->fault_log + mm->fault_log_len;
+		e[0] = mm->fault_access;
+		e[1] = p;
+		e[2] = page->slot;
+		e[3] = page->state == PAGE_SWAPCACHE;
+		mm->fault_log_len += FAULT_LOG_FIELDS;
+	}
 	if (page->state == PAGE_SWAPCACHE) {
 		/* swap_cache_get_folio() hit: a minor fault; swap_update_readahead() */
 		if (page->flags & PG_readahead) {

@@ -273,6 +273,9 @@ enum {
 
 typedef int64_t (*swapin_policy_fn)(const int64_t *view);
 
+/* A fault log entry: the access, the page, its swap slot, 1 for a swap cache hit. */
+#define FAULT_LOG_FIELDS 4
+
 struct mm {
 	int64_t nr_pages;                 /* the dense id space */
 	const int32_t *dir;               /* records of each 16-page chunk (index), -1 none */
@@ -297,6 +300,9 @@ struct mm {
 	int64_t peak_pool_bytes;
 	int64_t last_fault_page;          /* the previous major fault (V_ADJACENT) */
 	int64_t accesses;                 /* replayed so far */
+	int64_t fault_access;             /* the access being faulted (0-based, whole replay) */
+	int64_t *fault_log;               /* diagnostic: FAULT_LOG_FIELDS per fault on a swap PTE */
+	int64_t fault_log_len, fault_log_cap;   /* in int64s */
 	int64_t trace_ns;                 /* trace time of the last access replayed */
 };
 

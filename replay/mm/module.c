@@ -281,6 +281,8 @@ static void Model_release(ModelObject *self)
 
 static void Model_dealloc(ModelObject *self)
 {
+	free(self->mm.fault_log);
+	self->mm.fault_log = NULL;
 	Model_release(self);
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -749,7 +751,37 @@ static PyObject *Model_zswap_shrinker_count(ModelObject *self, PyObject *unused)
 	return PyLong_FromLongLong(zswap_shrinker_count(&self->mm));
 }
 
+/* The fault log (a diagnostic: replay validate --fault-log). */
+static PyObject *Model_start_fault_log(ModelObject *self, PyObject *args)
+{
+	long long cap;
+	if (!PyArg_ParseTuple(args, "L", &cap))
+		return NULL;
+	if (cap < 0) {
+		PyErr_SetString(PyExc_ValueError, "capacity must not be negative");
+		return NULL;
+	}
+	free(self->mm.fault_log);
+	self->mm.fault_log = calloc((size_t)cap * FAULT_LOG_FIELDS + 1, sizeof(int64_t));
+	if (!self->mm.fault_log)
+		return PyErr_NoMemory();
+	self->mm.fault_log_cap = cap * FAULT_LOG_FIELDS;
+	self->mm.fault_log_len = 0;
+	Py_RETURN_NONE;
+}
+
+static PyObject *Model_fault_log(ModelObject *self, PyObject *unused)
+{
+	return PyBytes_FromStringAndSize((const char *)self->mm.fault_log,
+					 (Py_ssize_t)(self->mm.fault_log_len * sizeof(int64_t)));
+}
+
 static PyMethodDef Model_methods[] = {
+	{"start_fault_log", (PyCFunction)Model_start_fault_log, METH_VARARGS,
+	 "start_fault_log(capacity): from now on log each fault on a swap PTE (the access, "
+	 "the page, its swap slot, 1 for a swap cache hit), up to capacity faults"},
+	{"fault_log", (PyCFunction)Model_fault_log, METH_NOARGS,
+	 "the fault log so far: int64 bytes, four per fault (access, page, slot, swap cache hit)"},
 	{"replay", (PyCFunction)Model_replay, METH_VARARGS,
 	 "replay(pages, ops, trace_ns, timeline_buffer) -> accesses consumed"},
 	{"timeline_row", (PyCFunction)Model_timeline_row, METH_VARARGS,

@@ -152,6 +152,7 @@ int64_t replay_chunk(struct mm *mm, const int64_t *pages, const uint8_t *ops,
 				int64_t swapin0 = (int64_t)mm->replay_stats[SWAPIN_PAGES];
 				if (s == PAGE_ZEROPAGE)
 					tlb_unmap(mm, p, 1);  /* copy on write replaces the zero-page PTE */
+				mm->fault_access = done0 + i;
 				handle_mm_fault(mm, p, op == OP_WRITE);
 				if (page->state == PAGE_MAPPED)
 					page->written |= op | touch_writes;

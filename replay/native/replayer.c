@@ -27,7 +27,12 @@
  *      compressed), pageout = MADV_PAGEOUT, free = MADV_DONTNEED (the next
  *      touch is a first touch again);
  *      memory.stat is read every --flush-every records, which flushes the
- *      memcg statistics that workingset refault activation reads.
+ *      memcg statistics that workingset refault activation reads;
+ *   6. with --fault-log OUT: before each read or write of a page whose PTE is a
+ *      swap entry (/proc/self/pagemap), log the record, the page, the pagemap
+ *      entry and the major faults the access took (getrusage before and after;
+ *      up to 2^21 accesses); written to OUT (u64 each, four per access) after
+ *      the replay.
  *
  * Export file (little endian), written by replay/live/native.py:
  *   header: "FRPLAY02", u32 version, u32 header bytes, u64 n_records,
@@ -138,6 +143,11 @@ struct replay {
 	unsigned long flush_every;
 	int verify;
 	int coalesce_pageout;
+	/* --fault-log: for each read or write of a page whose PTE is a swap entry, the
+	 * record, the page, its /proc/self/pagemap entry (swap type and offset) and the
+	 * major faults the access took (1: read from swap; 0: a swap cache hit) */
+	int pagemap_fd;
+	uint64_t *fault_log, fault_log_len, fault_log_cap;
 	/* results */
 	uint64_t first_touches, reads, writes, pageouts, frees, madvise_calls;
 	uint64_t madvise_errors, flushes, verify_mismatches;
@@ -181,6 +191,27 @@ static void flush_memcg_stats(struct replay *r)
 	r->flushes++;
 }
 
+#define PM_SWAP (1ULL << 62)
+
+/* --fault-log: log the access when the page's PTE is a swap entry (pagemap
+ * shows swap offsets to CAP_SYS_ADMIN only) */
+static int log_if_swapped(struct replay *r, uint64_t i, uint64_t pg)
+{
+	uint64_t e, va = (uint64_t)(uintptr_t)r->region + pg * PAGE_SIZE;
+	struct rusage ru;
+
+	if (pread(r->pagemap_fd, &e, sizeof(e), (off_t)(va / PAGE_SIZE * 8)) != sizeof(e))
+		die(3, "read /proc/self/pagemap: %s", strerror(errno));
+	if (!(e & PM_SWAP) || r->fault_log_len + 4 > r->fault_log_cap)
+		return 0;
+	r->fault_log[r->fault_log_len++] = i;
+	r->fault_log[r->fault_log_len++] = pg;
+	r->fault_log[r->fault_log_len++] = e;
+	getrusage(RUSAGE_SELF, &ru);
+	r->fault_log[r->fault_log_len++] = (uint64_t)ru.ru_majflt;
+	return 1;
+}
+
 static void replay_records(struct replay *r)
 {
 	const uint64_t n = r->h->n_records;
@@ -190,6 +221,8 @@ static void replay_records(struct replay *r)
 		uint64_t pg = rec >> 2;
 		uint8_t *p = r->region + pg * PAGE_SIZE;
 
+		int logged = r->fault_log && (rec & 3) <= OP_WRITE && test_bit(r->touched, pg) &&
+			     log_if_swapped(r, i, pg);
 		switch (rec & 3) {
 		case OP_READ:
 			r->reads++;
@@ -230,6 +263,12 @@ static void replay_records(struct replay *r)
 			do_madvise(r, p, PAGE_SIZE, MADV_DONTNEED);
 			clear_bit(r->touched, pg);
 			break;
+		}
+		if (logged) {           /* major faults it took: 1 read from swap, 0 a cache hit */
+			struct rusage ru;
+			getrusage(RUSAGE_SELF, &ru);
+			r->fault_log[r->fault_log_len - 1] =
+				(uint64_t)ru.ru_majflt - r->fault_log[r->fault_log_len - 1];
 		}
 		if (r->verify && (rec & 3) <= OP_WRITE) {
 			if (memcmp(p, page_content(r, pg), PAGE_SIZE) != 0) {
@@ -398,13 +437,14 @@ static int64_t tv_us(const struct timeval *t)
 static void usage(void)
 {
 	die(2, "usage: replayer FILE --cgroup-procs PATH --memory-stat PATH "
-	       "[--flush-every N] [--hugepage] [--verify] [--coalesce-pageout] [--lock-optional]");
+	       "[--flush-every N] [--hugepage] [--verify] [--coalesce-pageout] [--lock-optional] "
+	       "[--fault-log OUT]");
 }
 
 int main(int argc, char **argv)
 {
 	struct replay r = { .first_mismatch_record = -1, .flush_every = 32 };
-	const char *file = NULL, *procs_path = NULL, *stat_path = NULL;
+	const char *file = NULL, *procs_path = NULL, *stat_path = NULL, *fault_log_path = NULL;
 	int hugepage = 0, lock_optional = 0, procs_fd, c;
 	size_t size;
 	uint8_t *buf;
@@ -424,6 +464,8 @@ int main(int argc, char **argv)
 			r.verify = 1;
 		else if (!strcmp(argv[i], "--coalesce-pageout"))
 			r.coalesce_pageout = 1;
+		else if (!strcmp(argv[i], "--fault-log") && i + 1 < argc)
+			fault_log_path = argv[++i];
 		else if (!strcmp(argv[i], "--lock-optional"))
 			lock_optional = 1;
 		else if (argv[i][0] != '-' && !file)
@@ -445,6 +487,13 @@ int main(int argc, char **argv)
 	r.touched = calloc((r.h->n_pages + 63) / 64, sizeof(uint64_t));
 	if (!r.touched)
 		die(3, "cannot allocate bookkeeping");
+	if (fault_log_path) {
+		r.fault_log_cap = 4 * (r.h->n_records < (1u << 21) ? r.h->n_records : (1u << 21));
+		r.fault_log = calloc(r.fault_log_cap, sizeof(uint64_t));
+		r.pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (!r.fault_log || r.pagemap_fd < 0)
+			die(3, "--fault-log: cannot allocate or open /proc/self/pagemap");
+	}
 
 	/* 2. resident and locked, charged to the parent's memcg */
 	r.sink = grow_stack();
@@ -474,6 +523,12 @@ int main(int argc, char **argv)
 	replay_records(&r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	getrusage(RUSAGE_SELF, &ru1);
+	if (fault_log_path) {
+		FILE *f = fopen(fault_log_path, "wb");
+		if (!f || fwrite(r.fault_log, sizeof(uint64_t), r.fault_log_len, f) != r.fault_log_len ||
+		    fclose(f) != 0)
+			die(3, "%s: cannot write", fault_log_path);
+	}
 
 	put_line("done {\"records\": %" PRIu64 ", \"first_touches\": %" PRIu64
 		 ", \"reads\": %" PRIu64 ", \"writes\": %" PRIu64 ", \"pageouts\": %" PRIu64
