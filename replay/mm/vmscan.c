@@ -126,6 +126,14 @@ static inline void free_folio(struct mm *mm, int64_t h, int64_t nr)
 	page_counter_uncharge(mm, nr);
 }
 
+/* A folio swapped in (read into the swap cache) and not mapped since: the
+ * kernel's swap cache folio whose ->mapping no fault has set (folio_test_anon()
+ * is false until folio_add_anon_rmap_ptes() or folio_add_new_anon_rmap()). */
+static inline bool folio_never_mapped(const struct page *folio)
+{
+	return folio->order == 0 && folio->state == PAGE_SWAPCACHE && folio->used == 1;
+}
+
 /*
  * add_to_swap() + try_to_unmap() + pageout() + __remove_mapping() for an
  * isolated folio. Returns the pages reclaimed, or -1 when a large folio found
@@ -153,6 +161,19 @@ static int64_t swap_out_folio(struct mm *mm, int64_t h)
 		acct_add_to_swap(mm);
 	}
 	if (folio_test_dirty(mm, h)) {
+		if (folio_never_mapped(folio)) {
+			/* pageout(): "if (!shmem_mapping(mapping) && !folio_test_anon(folio))
+			 * return PAGE_ACTIVATE". A folio read into the swap cache and never
+			 * mapped since (readahead not yet hit) has no anon mapping yet, and
+			 * one loaded from zswap is dirty (zswap_load() dropped its entry):
+			 * activate_locked, every time reclaim finds it, until a fault maps it */
+			folio->flags |= PG_active;
+			count_vm_events(mm, PGACTIVATE, nr);
+			count_replay_stats(mm, READAHEAD_ACTIVATED, nr);
+			lruvec_add_folio(mm, h);
+			mm->lruvec.nonresident_age += nr;     /* move_folios_to_lru() */
+			return 0;
+		}
 		if (!swap_writeout(mm, h, order)) {
 			/* pageout() -> AOP_WRITEPAGE_ACTIVATE (memory.zswap.writeback=0 and
 			 * zswap refused it): try_to_unmap() already ran, so the folio stays in

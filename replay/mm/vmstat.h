@@ -73,6 +73,7 @@ enum mthp_stat_item {
 	X(SWAPIN_PAGES, "swapin_pages")         /* pages brought in by swap-in, any path */ \
 	X(SWAPIN_USED, "swapin_pages_used")     /* of those, accessed before reclaim */ \
 	X(READAHEAD_PAGES, "readahead_pages") \
+	X(READAHEAD_ACTIVATED, "readahead_activated") /* unmapped, dirty: pageout() activated it */ \
 	X(LARGE_SWAPIN_HYBRID, "large_swapin_hybrid") /* loaded from zswap and device together */ \
 	X(SWAPIN_RACE_FALLBACK, "swapin_race_fallback") /* range changed between check and load */ \
 	X(CHARGE_GUARD_REFUSALS, "charge_guard_refusals") \
