@@ -59,7 +59,9 @@ def make_root(root: Path, *, zswap_enabled: str = "N", page_cluster: str = "3",
         p.write_text(text)
 
     put("proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")
-    put("proc/vmstat", "".join(f"{n} {i * 10}\n" for i, n in enumerate(VMSTAT)))
+    # zswap's counters 0: they count since boot, and any of them says zswap was enabled
+    put("proc/vmstat", "".join(f"{n} {0 if n.startswith('zswp') else i * 10}\n"
+                               for i, n in enumerate(VMSTAT)))
     put("proc/meminfo", "MemTotal:       24683656 kB\nMemFree:        23689716 kB\n")
     put("proc/sys/vm/page-cluster", page_cluster + "\n")
     put("proc/sys/kernel/osrelease", "6.18.44-fake\n")
@@ -512,6 +514,17 @@ def test_zswap_ever_enabled_comes_from_the_kernel_log(fake):
     runner.dmesg = BOOT_DMESG + "[    5.1] zswap: loaded using pool lzo/zsmalloc\n"
     info = probe_kernel(paths, runner)
     assert info.zswap_ever_enabled is True and "loaded using pool" in info.zswap_evidence
+    assert mainline_policy(info, "zram") == "order0-fallback"
+
+
+def test_zswap_ever_enabled_from_zswap_counters_since_boot(fake):
+    paths, runner = fake
+    runner.dmesg = "[ 9999.1] eth0: link up\n"      # the log no longer reaches boot
+    vmstat = paths.proc_vmstat
+    vmstat.write_text(vmstat.read_text().replace("zswpout 0", "zswpout 1765"))
+    info = probe_kernel(paths, runner)
+    assert info.zswap_ever_enabled is True
+    assert "zswpout 1,765" in info.zswap_evidence
     assert mainline_policy(info, "zram") == "order0-fallback"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
+from replay.live.counters import read_kv
 from replay.live.paths import KernelPaths
 from replay.live.runner import CommandRunner, LiveError, Refused
 from replay.live.session import active_swaps, read_setting
@@ -50,7 +51,8 @@ def zswap_ever_enabled(paths: KernelPaths, runner: CommandRunner) -> tuple[bool 
     """Has zswap been enabled since boot (its static key set)? With the evidence.
 
     Enabled now; or zswap's debugfs folder exists (created at zswap's
-    first setup, seen only when debugfs is mounted); or the kernel log has
+    first setup, seen only when debugfs is mounted); or /proc/vmstat counts
+    zswap stores, loads or writebacks since boot; or the kernel log has
     "zswap: loaded using pool". Without a readable log: unknown (None).
     Reads only; never touches the zswap parameters.
     """
@@ -58,6 +60,15 @@ def zswap_ever_enabled(paths: KernelPaths, runner: CommandRunner) -> tuple[bool 
         return True, "zswap is enabled now"
     if paths.zswap_debugfs.is_dir():
         return True, f"{paths.zswap_debugfs} exists"
+    try:
+        stored = {k: v for k, v in read_kv(paths.proc_vmstat).items()
+                  if k in ("zswpout", "zswpin", "zswpwb") and v > 0}
+    except LiveError:
+        stored = {}
+    if stored:
+        # these count since boot, and only zswap counts them: it stored pages, so it was on
+        return True, "/proc/vmstat since boot: " + ", ".join(
+            f"{k} {v:,}" for k, v in sorted(stored.items()))
     try:
         log = runner.run(["dmesg"], timeout_s=30)
     except LiveError as e:
