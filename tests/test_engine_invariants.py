@@ -97,7 +97,9 @@ def state_problems(v: StateView, touched: np.ndarray, frees: bool) -> list[str]:
     owned = np.flatnonzero(v.slot_owner >= 0)
     if (slot[v.slot_owner[owned]] != owned).any():
         bad.append("a slot names a page that does not hold it")
-    free = (v.slot_owner.reshape(-1, CLUSTER_PAGES) < 0).sum(axis=1)
+    if v.slot_owner[0] != -2:                 # slot_owner - 1 of the swap header's page
+        bad.append("slot 0 is not the swap header's")
+    free = (v.slot_owner.reshape(-1, CLUSTER_PAGES) == -1).sum(axis=1)
     if (free != v.cluster_free).any():
         bad.append("a cluster's free count differs from its free slots")
     # zswap LRU holds exactly the pages in zswap

@@ -181,6 +181,14 @@ def setup_zswap(session: KernelSession, *, swap_bytes: int, device: str = "loop"
     return Backend("zswap", dev, rotational, compressor, swap_bytes, device)
 
 
+def restart_swap(session: KernelSession, backend: Backend) -> None:
+    """swapoff and swapon the backend's device again: its slot allocator starts afresh
+    (swapon sets up new cluster lists), as the model's does. The journal already
+    holds its swapoff."""
+    session.runner.run(["swapoff", backend.device], timeout_s=600)
+    session.runner.run(["swapon", backend.device])
+
+
 def create_memcg(session: KernelSession, *, limit_bytes: int, swappiness: int) -> Path:
     """A new memcg v1 group with a unique name: the limit, memsw unlimited, swappiness."""
     paths = session.paths

@@ -45,6 +45,7 @@ from replay.live.session import KernelSession, check_no_stale_journal, memcg_pid
 from replay.live.setup import (
     Backend,
     create_memcg,
+    restart_swap,
     set_mthp_sizes,
     set_page_cluster,
     setup_zram,
@@ -164,6 +165,9 @@ def replay_once(session: KernelSession, *, binary: Path, export: ExportSummary,
                              swappiness=settings.swappiness)
         if settings.backend != "zram" and settings.page_cluster > 0 and paths.is_real:
             settle_swap_readahead()
+            # the child's slots were freed but its allocations moved the device's
+            # cluster state on: a fresh swapon starts it where the model starts
+            restart_swap(session, backend)
         proc = ReplayerProcess(binary, export.path, memcg,
                                hugepage=bool(settings.mthp_sizes_kb),
                                flush_every=settings.flush_every, verify=settings.verify,

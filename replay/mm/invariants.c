@@ -164,7 +164,7 @@ int check_invariants(struct mm *mm, int64_t nr_records, char (*problems)[PROBLEM
 		REPORT("swap slots in use %lld != pages holding one %lld",
 		       (long long)mm->si.inuse_pages, (long long)holding);
 	for (c = 0; c < mm->si.nr_slots; c++)
-		owned += mm->si.slot_owner[c] != 0;
+		owned += mm->si.slot_owner[c] != 0 && mm->si.slot_owner[c] != SWAP_HEADER_OWNER;
 	if (owned != mm->si.inuse_pages)
 		REPORT("slot owners and slots in use disagree");
 	if (bad_head)

@@ -211,7 +211,7 @@ static inline int next_lower(int64_t mask, int order)
 /* mem_cgroup_swap_full() -> vm_swap_full() on cgroup v1: more than half of swap in use. */
 static inline bool swap_full(const struct mm *mm)
 {
-	return mm->cfg.swap_full_half && 2 * mm->si.inuse_pages > mm->si.nr_slots;
+	return mm->cfg.swap_full_half && 2 * mm->si.inuse_pages > mm->si.nr_slots - 1;  /* the header is no slot */
 }
 
 /* The SWP_SYNCHRONOUS_IO path of do_swap_page() (and a large swap-in): read the

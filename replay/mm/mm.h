@@ -408,6 +408,9 @@ void swap_free_slot(struct mm *mm, int64_t slot);
 int swap_info_init(struct swap_info_struct *si, int64_t nr_slots);
 void swap_info_free(struct swap_info_struct *si);
 
+/* slot_owner of slot 0, the swap header's page: taken, and no page's */
+#define SWAP_HEADER_OWNER (-1)
+
 static inline int64_t swap_slot_owner(const struct mm *mm, int64_t slot)
 {
 	return (int64_t)mm->si.slot_owner[slot] - 1;

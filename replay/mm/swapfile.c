@@ -11,8 +11,11 @@
  *
  * Within its current cluster an order allocates forward only (the kernel's
  * global_cluster->next[order], or the per-CPU offset): past the cluster's end it
- * takes a new cluster, and slots freed behind it are used again only when the
- * cluster is found again as a nonfull one, scanned from its start.
+ * takes a nonfull cluster of its order (one with free slots: slots freed behind
+ * the allocator), scanned from its start, before a free cluster, as
+ * cluster_alloc_swap_entry() does; the live kernel's fault log showed it going
+ * back to the holes of the cluster it had just filled. Page 0 is the swap
+ * header, never a slot.
  *
  * Finding the next cluster with room is the kernel's list lookup
  * (free_clusters, nonfull_clusters[order], frag_clusters): here a search, in
@@ -25,6 +28,8 @@
 
 #include "alloc.h"
 #include "mm.h"
+
+static inline void cluster_changed(struct swap_info_struct *si, int64_t c, int old_order);
 
 int swap_info_init(struct swap_info_struct *si, int64_t nr_slots)
 {
@@ -41,7 +46,7 @@ int swap_info_init(struct swap_info_struct *si, int64_t nr_slots)
 		si->cur_cluster[i] = -1;
 	si->slot_owner = mm_alloc((size_t)si->nr_slots * sizeof(int32_t), true);  /* 0: free */
 	si->clusters = malloc((size_t)nr_clusters * sizeof(*si->clusters));
-	si->trees = malloc((size_t)MAX_ORDER * 2 * leaves * sizeof(int16_t));
+	si->trees = malloc((size_t)(MAX_ORDER + 1) * 2 * leaves * sizeof(int16_t));
 	if (!si->slot_owner || !si->clusters || !si->trees) {
 		swap_info_free(si);
 		return -1;
@@ -51,13 +56,24 @@ int swap_info_init(struct swap_info_struct *si, int64_t nr_slots)
 		si->clusters[i].count_free = SWAPFILE_CLUSTER;
 		si->clusters[i].next = 0;
 	}
-	for (i = 0; i < MAX_ORDER * 2 * leaves; i++)
+	for (i = 0; i < (MAX_ORDER + 1) * 2 * leaves; i++)
 		si->trees[i] = -1;
 	t0 = si->trees;
 	for (i = 0; i < nr_clusters; i++)
 		t0[leaves + i] = SWAPFILE_CLUSTER;
 	for (i = leaves - 1; i > 0; i--)
 		t0[i] = t0[2 * i] > t0[2 * i + 1] ? t0[2 * i] : t0[2 * i + 1];
+	/* Page 0 holds the swap header (mkswap) and is never a slot: setup_clusters()
+	 * counts it in cluster 0 and lists that cluster as a nonfull order-0 one, which
+	 * cluster_alloc_swap_entry() takes before a free cluster, so the first order-0
+	 * entry is offset 1 and the first large one starts the next cluster. Offsets
+	 * here are the kernel's: cluster readahead aligns its window to them. */
+	si->slot_owner[0] = SWAP_HEADER_OWNER;
+	si->clusters[0].count_free = SWAPFILE_CLUSTER - 1;
+	si->clusters[0].order = 0;
+	si->clusters[0].next = 1;
+	si->cur_cluster[0] = 0;
+	cluster_changed(si, 0, -1);
 	return 0;
 }
 
@@ -81,6 +97,10 @@ static inline int free_class(int64_t free)
 		c *= 2;
 	return c;
 }
+
+/* tree 0 is over every cluster, tree k (1 <= k < MAX_ORDER) over the clusters
+ * serving order k, tree ORDER0_TREE over those serving order 0 */
+#define ORDER0_TREE MAX_ORDER
 
 static inline int16_t *tree(struct swap_info_struct *si, int k)
 {
@@ -134,10 +154,10 @@ static inline void cluster_changed(struct swap_info_struct *si, int64_t c, int o
 {
 	int o = si->clusters[c].order, free = free_class(si->clusters[c].count_free);
 	tree_set(si, 0, c, free);
-	if (old_order != o && old_order >= 1)
-		tree_set(si, old_order, c, -1);
-	if (o >= 1)
-		tree_set(si, o, c, free);
+	if (old_order != o && old_order >= 0)
+		tree_set(si, old_order ? old_order : ORDER0_TREE, c, -1);
+	if (o >= 0)
+		tree_set(si, o ? o : ORDER0_TREE, c, free);
 }
 
 /* alloc_swap_scan_cluster(): the first free aligned run of nr slots in cluster c
@@ -201,8 +221,30 @@ int64_t folio_alloc_swap(struct mm *mm, int order, int64_t first_page)
 			return s;
 		}
 	}
-	/* a free cluster becomes this order's current cluster */
+	/* new_cluster: a nonfull cluster of this order (it has room: slots freed since
+	 * it was last allocated from), scanned from its start, before a free one */
 	start = si->free_cluster_scan;
+	{
+		int k = order ? order : ORDER0_TREE;
+		int64_t lo = cur >= 0 ? cur : start, pass;
+		for (pass = 0; pass < 2; pass++) {
+			int64_t a = pass == 0 ? lo : 0, b = pass == 0 ? si->nr_clusters : lo;
+			while (a < b) {
+				int64_t s;
+				c = tree_first(si, k, a, b, (int)nr);
+				if (c < 0)
+					break;
+				s = run_in_cluster(si, c, nr, 0);
+				if (s >= 0) {
+					si->cur_cluster[order] = c;
+					take(mm, c, s, nr, first_page, order);
+					return s;
+				}
+				a = c + 1;
+			}
+		}
+	}
+	/* a free cluster becomes this order's current cluster */
 	c = first_from(si, 0, start, SWAPFILE_CLUSTER);
 	if (c >= 0) {
 		int old = si->clusters[c].order;

@@ -223,18 +223,36 @@ static int64_t swap_out_subpage(struct mm *mm, int64_t p)
 	return 0;
 }
 
-/* The subpages of a folio split on the reclaim list: the head goes on at once,
- * then the others, in index order. (Taking them from the last to the second, as
- * a reading of lru_add_split_folio() and lru_to_folio() suggested, put the
- * sequential trace over a swapfile at page-cluster 3 at +41.7% major faults
- * against the live kernel; index order at +15.7%, and nothing else moved:
- * docs/validation.md.) Returns the pages reclaimed (not those the split freed:
- * zapped, or mapped to the zero page). */
+/* One subpage of a folio split on the reclaim list (swap_out_split()). */
+static int64_t swap_out_split_page(struct mm *mm, int64_t p)
+{
+	if (page_at(mm, p)->state == PAGE_ZEROPAGE) {
+		/* mapped to the zero page by the split, the subpage is still on the list:
+		 * folio_alloc_swap() gives it a slot, and swap_writeout() frees the slot at
+		 * once (folio_free_swap(): no PTE holds the entry), with no I/O and no
+		 * swpout_zero. The allocator has moved past the slot all the same: the live
+		 * kernel's next subpage takes the offset after it. */
+		int64_t s = folio_alloc_swap(mm, 0, p);
+		if (s >= 0)
+			swap_free_slot(mm, s);
+		return 0;
+	}
+	return swap_out_subpage(mm, p);
+}
+
+/* The subpages of a folio split on the reclaim list: the head takes its slot at
+ * once (folio_alloc_swap() again after the split), then the others go from the
+ * last to the second (lru_add_split_folio() puts each tail right after the head
+ * on the private list, so the list holds them in reverse). The live kernel's
+ * slots say so (validate --fault-log, a sequential trace over a swapfile):
+ * subpages 0, 1, 2 ... 15 of a 64K folio at offsets 1, 16, 15 ... 2. Returns the
+ * pages reclaimed (not those the split freed: zapped, or mapped to the zero
+ * page). */
 static int64_t swap_out_split(struct mm *mm, int64_t h, int64_t nr)
 {
-	int64_t got = 0, i;
-	for (i = 0; i < nr; i++)
-		got += swap_out_subpage(mm, h + i);
+	int64_t got = swap_out_split_page(mm, h), i;
+	for (i = nr - 1; i > 0; i--)
+		got += swap_out_split_page(mm, h + i);
 	return got;
 }
 
@@ -357,7 +375,7 @@ int64_t try_to_free_mem_cgroup_pages(struct mm *mm, int64_t nr_pages)
 	bool may_deactivate;
 	int attempt;
 	count_replay_stats(mm, RECLAIM_ROUNDS, 1);
-	if (mm->si.inuse_pages >= mm->si.nr_slots)
+	if (mm->si.inuse_pages >= mm->si.nr_slots - 1)   /* every slot but the header's taken */
 		return 0;       /* get_scan_count(): no free swap slot, !can_reclaim_anon_pages() */
 	may_deactivate = (int64_t)mm->vm_events[WORKINGSET_ACTIVATE_ANON]
 		!= mm->lruvec.refaults_snapshot || inactive_is_low(mm);
