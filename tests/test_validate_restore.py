@@ -35,6 +35,7 @@ from replay.live.validate import (
     compare,
     relative_error,
     run_kernel,
+    run_validation,
     summarize_runs,
     write_json_atomic,
 )
@@ -696,3 +697,18 @@ def test_damon_at_work_is_found_and_said(tmp_path):
     (m / "enabled").write_text("Y\n")
     assert damon_at_work(paths) == ["kdamond 0 (paddr monitoring, pid 99)",
                                     "damon_lru_sort enabled"]
+
+
+def test_fault_log_comes_back_from_the_replayer_and_the_model(fake, small_trace,
+                                                              replayer_cache):
+    paths, runner = fake
+    s = settings(runs=1, page_cluster=0, model=True, fault_log=True)
+    report = run_validation(small_trace, s, paths=paths, runner=runner, cache=replayer_cache)
+    logs = report["fault_logs"]
+    # the replayer ran with --fault-log and its file came back whole (a fake root swaps
+    # nothing out: rows of four, maybe none), and the model logged its faults
+    assert logs["kernel run 1"].ndim == 2 and logs["kernel run 1"].shape[1] == 4
+    model = logs[f"model {report['policies'][0]}"]
+    assert model.shape[1] == 4
+    assert int(model[:, 3].sum()) == report["model"][0]["counters"]["pgmajfault"]
+    assert "fault_log" not in report["model"][0]
